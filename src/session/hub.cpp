@@ -1,0 +1,521 @@
+// Hub core: opening, appends and the commit thread, publishing, loading, subscribe, read,
+// snapshot, retention settings, removal and flush. Runs, control, presence and maintenance
+// are in hub_control.cpp.
+#include "hub_impl.h"
+
+#include <future>
+
+#include <strata/session/sqlite_store.h>
+
+namespace strata::session {
+
+Result<std::unique_ptr<Hub>> Hub::open(HubOptions options) {
+  if (!options.store) {
+    if (options.database_path.empty()) {
+      return invalid_argument_error("HubOptions: set store or database_path");
+    }
+    auto store = open_sqlite_store(options.database_path);
+    if (!store.ok()) return store.status();
+    options.store = std::move(*store);
+  }
+  if (!options.clock) options.clock = system_clock();
+  if (options.max_commit_group == 0) return invalid_argument_error("max_commit_group is 0");
+  if (options.subscriber_buffer == 0) return invalid_argument_error("subscriber_buffer is 0");
+  if (options.max_event_bytes == 0) return invalid_argument_error("max_event_bytes is 0");
+  if (options.run_lease.count() <= 0 || options.presence_lease.count() <= 0) {
+    return invalid_argument_error("run_lease and presence_lease must be positive");
+  }
+  auto hub = std::make_unique<detail::HubImpl>(std::move(options));
+  hub->start();
+  return std::unique_ptr<Hub>(std::move(hub));
+}
+
+namespace detail {
+
+namespace {
+
+class SubscriptionImpl final : public Subscription {
+ public:
+  SubscriptionImpl(std::shared_ptr<SubscriberState> state, std::string session, std::string epoch)
+      : state_(std::move(state)), session_(std::move(session)), epoch_(std::move(epoch)) {}
+  ~SubscriptionImpl() override { state_->close(); }
+  void close() override { state_->close(); }
+  const std::string& session() const override { return session_; }
+  const std::string& epoch() const override { return epoch_; }
+  Offset last_delivered() const override { return state_->last_delivered(); }
+  std::uint64_t catch_up_count() const override { return state_->catch_up_count(); }
+
+ private:
+  std::shared_ptr<SubscriberState> state_;
+  std::string session_;
+  std::string epoch_;
+};
+
+Status validate_reserved(const EventDraft& d) {
+  const std::string_view type = d.type;
+  if ((type.starts_with("run.")) && d.run_id.empty()) {
+    return invalid_argument_error("event type " + d.type + " needs a run id");
+  }
+  if (type.starts_with("message.") && d.message_id.empty()) {
+    return invalid_argument_error("event type " + d.type + " needs a message id");
+  }
+  if (type.starts_with("strata.")) {
+    return invalid_argument_error("event types under \"strata.\" are reserved");
+  }
+  return {};
+}
+
+}  // namespace
+
+Status validate_draft(const EventDraft& d) {
+  STRATA_RETURN_IF_ERROR(validate_event_type(d.type));
+  if (!d.run_id.empty()) STRATA_RETURN_IF_ERROR(validate_name("run id", d.run_id));
+  if (!d.parent_run_id.empty()) {
+    STRATA_RETURN_IF_ERROR(validate_name("parent run id", d.parent_run_id));
+  }
+  if (!d.message_id.empty()) STRATA_RETURN_IF_ERROR(validate_name("message id", d.message_id));
+  STRATA_RETURN_IF_ERROR(validate_reserved(d));
+  return validate_json(d.payload);
+}
+
+HubImpl::HubImpl(HubOptions options) : options_(std::move(options)) {
+  executor_ = options_.executor ? options_.executor
+                                : make_thread_pool_executor(options_.delivery_threads);
+}
+
+void HubImpl::start() {
+  commit_thread_ = std::thread([this] { commit_loop(); });
+  if (options_.maintenance_interval.count() > 0) {
+    maintenance_thread_ = std::thread([this] { maintenance_loop(); });
+  }
+}
+
+HubImpl::~HubImpl() {
+  {
+    std::lock_guard lock(maintenance_mu_);
+    maintenance_stopping_ = true;
+  }
+  maintenance_cv_.notify_all();
+  if (maintenance_thread_.joinable()) maintenance_thread_.join();
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (commit_thread_.joinable()) commit_thread_.join();
+
+  std::vector<std::shared_ptr<SubscriberState>> subscribers;
+  {
+    std::lock_guard lock(sessions_mu_);
+    for (auto& [id, live] : sessions_) {
+      std::lock_guard live_lock(live->mu);
+      subscribers.insert(subscribers.end(), live->subscribers.begin(), live->subscribers.end());
+    }
+  }
+  for (auto& s : subscribers) s->close_with(cancelled_error("the hub is shutting down"));
+  executor_.reset();  // a hub-owned pool runs what is queued, then joins
+}
+
+Result<std::shared_ptr<LiveSession>> HubImpl::live(std::string_view session, bool create) {
+  std::shared_ptr<LiveSession> l;
+  {
+    std::lock_guard lock(sessions_mu_);
+    auto& slot = sessions_[std::string(session)];
+    if (!slot) {
+      slot = std::make_shared<LiveSession>(std::string(session));
+      slot->recent_capacity = options_.recent_events;
+    }
+    l = slot;
+  }
+  std::lock_guard load_lock(l->load_mu);
+  if (!l->loaded) {
+    if (auto s = load(*l, create); !s.ok()) {
+      std::lock_guard lock(sessions_mu_);
+      auto it = sessions_.find(l->id);
+      if (it != sessions_.end() && it->second == l) sessions_.erase(it);
+      return s;
+    }
+    l->loaded = true;
+  }
+  return l;
+}
+
+Status HubImpl::load(LiveSession& live, bool create) {
+  auto info = create ? store().create(live.id, clock().now_ms()) : store().info(live.id);
+  if (!info.ok()) {
+    if (info.status().code() == StatusCode::kNotFound) {
+      return not_found_error("session " + live.id + " not found");
+    }
+    return info.status();
+  }
+  SessionFold fold;
+  std::deque<std::shared_ptr<const Event>> recent;
+  Offset after = info->trimmed_through;
+  for (;;) {
+    auto page = store().read(live.id, after, 1000, 8 << 20);
+    if (!page.ok()) return page.status();
+    if (page->events.empty()) break;
+    for (auto& e : page->events) {
+      fold.apply(e);
+      after = e.offset;
+      recent.push_back(std::make_shared<const Event>(std::move(e)));
+      if (recent.size() > live.recent_capacity) recent.pop_front();
+    }
+  }
+  std::lock_guard lock(live.mu);
+  live.epoch = info->epoch;
+  live.head = std::max(info->head, after);
+  live.trimmed_through = info->trimmed_through;
+  live.retention = info->retention;
+  live.fold = std::move(fold);
+  live.recent = std::move(recent);
+  return {};
+}
+
+Result<SessionInfo> HubImpl::create(std::string_view session) {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  auto l = live(session, /*create=*/true);
+  if (!l.ok()) return l.status();
+  return store().info(session);
+}
+
+Result<SessionInfo> HubImpl::info(std::string_view session) {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  auto result = store().info(session);
+  if (!result.ok() && result.status().code() == StatusCode::kNotFound) {
+    return not_found_error("session " + std::string(session) + " not found");
+  }
+  return result;
+}
+
+Result<std::vector<Event>> HubImpl::build_events(std::string_view session,
+                                                 std::vector<EventDraft>& drafts,
+                                                 const AppendOptions& options) const {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  STRATA_RETURN_IF_ERROR(validate_name("producer", options.producer));
+  if (drafts.empty()) return invalid_argument_error("append of no events");
+  std::vector<Event> events;
+  events.reserve(drafts.size());
+  const std::int64_t now = clock().now_ms();
+  for (auto& d : drafts) {
+    if (auto s = validate_draft(d); !s.ok()) {
+      if (drafts.size() == 1) return s;
+      return Status(s.code(), "event " + std::to_string(events.size()) + ": " + s.message());
+    }
+    Event e;
+    e.type = std::move(d.type);
+    e.producer = options.producer;
+    e.run_id = std::move(d.run_id);
+    e.parent_run_id = std::move(d.parent_run_id);
+    e.message_id = std::move(d.message_id);
+    e.payload = std::move(d.payload);
+    e.timestamp_ms = now;
+    if (e.byte_size() > options_.max_event_bytes) {
+      return invalid_argument_error("event of " + std::to_string(e.byte_size()) +
+                                    " bytes exceeds the limit of " +
+                                    std::to_string(options_.max_event_bytes));
+    }
+    events.push_back(std::move(e));
+  }
+  return events;
+}
+
+void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
+                      const AppendOptions& options,
+                      std::function<void(Result<AppendResult>)> done) {
+  auto l = live(session, /*create=*/true);
+  if (!l.ok()) {
+    done(l.status());
+    return;
+  }
+  PendingAppend pending;
+  pending.request.session = std::string(session);
+  pending.request.producer = options.producer;
+  pending.request.producer_epoch = options.producer_epoch;
+  pending.request.producer_seq = options.producer_seq;
+  pending.request.events = std::move(events);
+  pending.request.now_ms = clock().now_ms();
+  pending.session = std::move(*l);
+  pending.done = std::move(done);
+  {
+    std::unique_lock lock(queue_mu_);
+    if (stopping_) {
+      lock.unlock();
+      pending.done(unavailable_error("the hub is shutting down"));
+      return;
+    }
+    if (queue_.size() >= options_.max_pending_appends) {
+      lock.unlock();
+      pending.done(resource_exhausted_error("too many appends waiting to be written (" +
+                                            std::to_string(options_.max_pending_appends) + ")"));
+      return;
+    }
+    queue_.push_back(std::move(pending));
+    ++enqueued_;
+  }
+  queue_cv_.notify_one();
+}
+
+Result<AppendResult> HubImpl::append_built(const std::string& session, std::vector<Event> events,
+                                           const AppendOptions& options) {
+  std::promise<Result<AppendResult>> promise;
+  auto future = promise.get_future();
+  enqueue(session, std::move(events), options,
+          [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
+  return future.get();
+}
+
+Result<AppendResult> HubImpl::append(std::string_view session, EventDraft draft,
+                                     const AppendOptions& options) {
+  std::vector<EventDraft> drafts;
+  drafts.push_back(std::move(draft));
+  return append_batch(session, std::move(drafts), options);
+}
+
+Result<AppendResult> HubImpl::append_batch(std::string_view session,
+                                           std::vector<EventDraft> drafts,
+                                           const AppendOptions& options) {
+  auto events = build_events(session, drafts, options);
+  if (!events.ok()) return events.status();
+  return append_built(std::string(session), std::move(*events), options);
+}
+
+void HubImpl::append_async(std::string_view session, std::vector<EventDraft> drafts,
+                           const AppendOptions& options,
+                           std::function<void(Result<AppendResult>)> done) {
+  auto post_done = [executor = executor_, done = std::move(done)](Result<AppendResult> r) mutable {
+    if (!done) return;
+    executor->post([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
+  };
+  auto events = build_events(session, drafts, options);
+  if (!events.ok()) {
+    post_done(events.status());
+    return;
+  }
+  enqueue(session, std::move(*events), options, std::move(post_done));
+}
+
+void HubImpl::commit_loop() {
+  std::vector<PendingAppend> group;
+  std::vector<StoreAppend> requests;
+  for (;;) {
+    group.clear();
+    requests.clear();
+    {
+      std::unique_lock lock(queue_mu_);
+      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and everything queued is done
+      while (!queue_.empty() && group.size() < options_.max_commit_group) {
+        group.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    requests.reserve(group.size());
+    for (auto& p : group) requests.push_back(std::move(p.request));
+    try {
+      store().append(requests);
+    } catch (const std::exception& e) {
+      for (auto& r : requests) r.status = internal_error(std::string("store threw: ") + e.what());
+    } catch (...) {
+      for (auto& r : requests) r.status = internal_error("store threw");
+    }
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      auto& r = requests[i];
+      if (r.status.ok() && !r.duplicate) publish(*group[i].session, r.events);
+    }
+    for (std::size_t i = 0; i < group.size(); ++i) {
+      auto& r = requests[i];
+      if (r.status.ok()) {
+        group[i].done(AppendResult{r.first_offset, r.last_offset, r.duplicate, r.epoch});
+      } else {
+        group[i].done(r.status);
+      }
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      completed_ += group.size();
+    }
+    flushed_cv_.notify_all();
+  }
+}
+
+void HubImpl::publish(LiveSession& live, std::vector<Event>& events) {
+  std::vector<std::function<void()>> actions;
+  {
+    std::lock_guard lock(live.mu);
+    if (live.removed) return;
+    for (auto& e : events) {
+      if (e.offset <= live.head) continue;  // already published
+      live.head = e.offset;
+      auto event = std::make_shared<const Event>(std::move(e));
+      live.fold.apply(*event);
+      live.recent.push_back(event);
+      if (live.recent.size() > live.recent_capacity) live.recent.pop_front();
+      for (const auto& s : live.subscribers) s->on_published(event);
+
+      if (event->run_id.empty() || !event->type.starts_with("run.")) continue;
+      auto it = live.local_runs.find(event->run_id);
+      if (it == live.local_runs.end()) continue;
+      auto control = it->second;
+      if (event->type == event_types::kRunSteer) {
+        auto input = json_raw_field(event->payload, "input");
+        std::lock_guard control_lock(control->mu);
+        control->steering.push_back(input);
+        if (control->on_steer) {
+          actions.push_back([control, input] {
+            try {
+              control->on_steer(input);
+            } catch (...) {
+              // A steering handler that throws loses only its own notification.
+            }
+          });
+        }
+      } else if (is_terminal_run_event(event->type)) {
+        const bool cancelled = event->type == event_types::kRunCancelled;
+        const auto reason = cancelled ? json_string_field(event->payload, "reason") : std::string();
+        {
+          std::lock_guard control_lock(control->mu);
+          control->ended = true;
+          control->end_reason = event->type;
+          control->cancel_reason = reason;
+        }
+        live.local_runs.erase(it);
+        if (cancelled) actions.push_back([control, reason] { control->cancel.cancel(reason); });
+      }
+    }
+  }
+  for (auto& action : actions) executor_->post(std::move(action));
+}
+
+Result<std::unique_ptr<Subscription>> HubImpl::subscribe(std::string_view session,
+                                                         const SubscribeOptions& options,
+                                                         EventHandler on_event,
+                                                         CloseHandler on_close) {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  if (!on_event) return invalid_argument_error("subscribe needs an event handler");
+  auto l = live(session, /*create=*/false);
+  if (!l.ok()) return l.status();
+  auto& live_session = **l;
+  std::shared_ptr<SubscriberState> state;
+  std::string epoch;
+  {
+    std::lock_guard lock(live_session.mu);
+    if (live_session.removed) return not_found_error("session " + live_session.id + " not found");
+    if (!options.epoch.empty() && options.epoch != live_session.epoch) {
+      return data_loss_error("session " + live_session.id + " epoch changed from " +
+                             options.epoch + " to " + live_session.epoch +
+                             ": its history was reset; take a snapshot");
+    }
+    if (options.from > live_session.head) {
+      return out_of_range_error("offset " + std::to_string(options.from) +
+                                " is beyond the head " + std::to_string(live_session.head) +
+                                " of session " + live_session.id);
+    }
+    if (options.from < live_session.trimmed_through) {
+      return data_loss_error("events of session " + live_session.id + " after offset " +
+                             std::to_string(options.from) + " up to " +
+                             std::to_string(live_session.trimmed_through) +
+                             " were removed by retention; take a snapshot");
+    }
+    state = std::make_shared<SubscriberState>(
+        *l, options_.store, executor_.get(), std::move(on_event), std::move(on_close),
+        options.from, options.buffer != 0 ? options.buffer : options_.subscriber_buffer);
+    live_session.subscribers.push_back(state);
+    state->schedule_locked();
+    epoch = live_session.epoch;
+  }
+  return std::unique_ptr<Subscription>(
+      std::make_unique<SubscriptionImpl>(std::move(state), std::string(session), std::move(epoch)));
+}
+
+Result<ReadResult> HubImpl::read(std::string_view session, const ReadOptions& options) {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  if (options.max_events == 0) return invalid_argument_error("max_events is 0");
+  auto page = store().read(session, options.after, options.max_events, options.max_bytes);
+  if (!page.ok()) {
+    if (page.status().code() == StatusCode::kNotFound) {
+      return not_found_error("session " + std::string(session) + " not found");
+    }
+    return page.status();
+  }
+  if (options.after > page->head) {
+    return out_of_range_error("offset " + std::to_string(options.after) + " is beyond the head " +
+                              std::to_string(page->head));
+  }
+  if (options.after < page->trimmed_through) {
+    return data_loss_error("events after offset " + std::to_string(options.after) + " up to " +
+                           std::to_string(page->trimmed_through) +
+                           " were removed by retention; take a snapshot");
+  }
+  return page;
+}
+
+Result<Snapshot> HubImpl::snapshot(std::string_view session) {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  auto l = live(session, /*create=*/false);
+  if (!l.ok()) return l.status();
+  Snapshot snap;
+  snap.session = std::string(session);
+  {
+    std::lock_guard lock((*l)->mu);
+    if ((*l)->removed) return not_found_error("session " + snap.session + " not found");
+    snap.epoch = (*l)->epoch;
+    snap.offset = (*l)->head;
+    snap.messages = (*l)->fold.messages();
+    snap.runs = (*l)->fold.runs();
+  }
+  auto presence = read_presence(snap.session);
+  if (!presence.ok()) return presence.status();
+  snap.presence = std::move(*presence);
+  return snap;
+}
+
+Status HubImpl::set_retention(std::string_view session, const RetentionPolicy& policy) {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  auto l = live(session, /*create=*/false);
+  if (!l.ok()) return l.status();
+  STRATA_RETURN_IF_ERROR(store().set_retention(session, policy));
+  std::lock_guard lock((*l)->mu);
+  (*l)->retention = policy;
+  return {};
+}
+
+Status HubImpl::remove(std::string_view session) {
+  STRATA_RETURN_IF_ERROR(validate_session_id(session));
+  flush();  // appends already accepted land before the removal
+  auto s = store().remove(session);
+  if (!s.ok() && s.code() == StatusCode::kNotFound) {
+    return not_found_error("session " + std::string(session) + " not found");
+  }
+  STRATA_RETURN_IF_ERROR(s);
+  std::shared_ptr<LiveSession> l;
+  {
+    std::lock_guard lock(sessions_mu_);
+    auto it = sessions_.find(std::string(session));
+    if (it == sessions_.end()) return {};
+    l = std::move(it->second);
+    sessions_.erase(it);
+  }
+  std::vector<std::shared_ptr<SubscriberState>> subscribers;
+  std::unordered_map<std::string, std::shared_ptr<RunControl>> runs;
+  {
+    std::lock_guard lock(l->mu);
+    l->removed = true;
+    subscribers = l->subscribers;
+    runs.swap(l->local_runs);
+  }
+  for (auto& sub : subscribers) sub->close_with(not_found_error("session " + l->id + " was removed"));
+  for (auto& [id, control] : runs) {
+    executor_->post([control] { control->cancel.cancel("session removed"); });
+  }
+  return {};
+}
+
+void HubImpl::flush() {
+  std::unique_lock lock(queue_mu_);
+  const std::uint64_t target = enqueued_;
+  flushed_cv_.wait(lock, [&] { return completed_ >= target; });
+}
+
+}  // namespace detail
+}  // namespace strata::session

@@ -1,0 +1,116 @@
+// The Hub's implementation: the commit thread (group commit + publish), session loading,
+// runs and control, presence, and the maintenance pass.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include <strata/session/hub.h>
+
+#include "live_session.h"
+
+namespace strata::session::detail {
+
+// Producer id strata uses for events it writes itself (agent-lost, presence expiry).
+inline constexpr std::string_view kSystemProducer = "strata";
+
+class HubImpl final : public Hub {
+ public:
+  explicit HubImpl(HubOptions options);
+  ~HubImpl() override;
+  void start();
+
+  Result<SessionInfo> create(std::string_view session) override;
+  Result<SessionInfo> info(std::string_view session) override;
+  Result<AppendResult> append(std::string_view session, EventDraft draft,
+                              const AppendOptions& options) override;
+  Result<AppendResult> append_batch(std::string_view session, std::vector<EventDraft> drafts,
+                                    const AppendOptions& options) override;
+  void append_async(std::string_view session, std::vector<EventDraft> drafts,
+                    const AppendOptions& options,
+                    std::function<void(Result<AppendResult>)> done) override;
+  Result<std::unique_ptr<Subscription>> subscribe(std::string_view session,
+                                                  const SubscribeOptions& options,
+                                                  EventHandler on_event,
+                                                  CloseHandler on_close) override;
+  Result<ReadResult> read(std::string_view session, const ReadOptions& options) override;
+  Result<Snapshot> snapshot(std::string_view session) override;
+  Result<std::unique_ptr<Run>> start_run(std::string_view session, RunOptions options) override;
+  Result<Offset> cancel(std::string_view session, std::string_view run_id,
+                        const CancelOptions& options) override;
+  Result<std::vector<std::string>> cancel_all(std::string_view session,
+                                              const CancelOptions& options) override;
+  Result<Offset> steer(std::string_view session, std::string_view run_id,
+                       std::string_view input, std::string_view requested_by) override;
+  Status join(std::string_view session, const PresenceOptions& options) override;
+  Status renew_presence(std::string_view session, std::string_view client_id) override;
+  Status leave(std::string_view session, std::string_view client_id) override;
+  Result<std::vector<PresenceEntry>> presence(std::string_view session) override;
+  Status set_retention(std::string_view session, const RetentionPolicy& policy) override;
+  Status remove(std::string_view session) override;
+  MaintenanceReport run_maintenance() override;
+  void flush() override;
+
+  // Used by runs.
+  const HubOptions& options() const { return options_; }
+  Clock& clock() const { return *options_.clock; }
+  SessionStore& store() const { return *options_.store; }
+  // Validates drafts and turns them into events stamped with producer and time.
+  Result<std::vector<Event>> build_events(std::string_view session,
+                                          std::vector<EventDraft>& drafts,
+                                          const AppendOptions& options) const;
+  // Appends events a caller has built (already validated), waiting for durability.
+  Result<AppendResult> append_built(const std::string& session, std::vector<Event> events,
+                                    const AppendOptions& options);
+  Status put_run_lease(const std::string& session, const std::string& run_id,
+                       std::chrono::milliseconds lease);
+  void forget_local_run(const std::shared_ptr<LiveSession>& live, const std::string& run_id);
+  Result<std::shared_ptr<LiveSession>> live(std::string_view session, bool create);
+
+ private:
+  struct PendingAppend {
+    StoreAppend request;
+    std::shared_ptr<LiveSession> session;
+    std::function<void(Result<AppendResult>)> done;  // runs on the commit thread
+  };
+
+  void enqueue(std::string_view session, std::vector<Event> events, const AppendOptions& options,
+               std::function<void(Result<AppendResult>)> done);
+  void commit_loop();
+  void publish(LiveSession& live, std::vector<Event>& events);
+  Status load(LiveSession& live, bool create);
+  Result<Offset> append_control(const std::string& session, Event event);
+  Result<std::vector<PresenceEntry>> read_presence(const std::string& session);
+  void maintain_session(const std::shared_ptr<LiveSession>& live, MaintenanceReport& report);
+  void maintenance_loop();
+
+  HubOptions options_;
+  std::shared_ptr<Executor> executor_;
+
+  std::mutex sessions_mu_;
+  std::unordered_map<std::string, std::shared_ptr<LiveSession>> sessions_;
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;    // work for the commit thread
+  std::condition_variable flushed_cv_;  // a group finished
+  std::deque<PendingAppend> queue_;
+  std::uint64_t enqueued_ = 0;   // appends ever queued
+  std::uint64_t completed_ = 0;  // appends ever completed
+  bool stopping_ = false;
+  std::thread commit_thread_;
+
+  std::mutex maintenance_mu_;
+  std::condition_variable maintenance_cv_;
+  bool maintenance_stopping_ = false;
+  std::thread maintenance_thread_;
+};
+
+// Validates an application or system draft; shared by Hub::append and runs.
+Status validate_draft(const EventDraft& draft);
+
+}  // namespace strata::session::detail
