@@ -431,6 +431,8 @@ Result<std::unique_ptr<Subscription>> HubImpl::subscribe(std::string_view sessio
 Result<ReadResult> HubImpl::read(std::string_view session, const ReadOptions& options) {
   STRATA_RETURN_IF_ERROR(validate_session_id(session));
   if (options.max_events == 0) return invalid_argument_error("max_events is 0");
+  auto l = live(session, /*create=*/false);
+  if (!l.ok()) return l.status();
   auto page = store().read(session, options.after, options.max_events, options.max_bytes);
   if (!page.ok()) {
     if (page.status().code() == StatusCode::kNotFound) {
@@ -438,6 +440,13 @@ Result<ReadResult> HubImpl::read(std::string_view session, const ReadOptions& op
     }
     return page.status();
   }
+  {
+    // As for subscribers: only what the hub has published, so every offset handed out can be
+    // resumed from.
+    std::lock_guard lock((*l)->mu);
+    page->head = (*l)->head;
+  }
+  while (!page->events.empty() && page->events.back().offset > page->head) page->events.pop_back();
   if (options.after > page->head) {
     return out_of_range_error("offset " + std::to_string(options.after) + " is beyond the head " +
                               std::to_string(page->head));

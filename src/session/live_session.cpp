@@ -142,10 +142,14 @@ void SubscriberState::drain() {
       from_store = std::move(page->events);
       {
         std::lock_guard lock(session_->mu);
-        if (!from_store.empty()) last_enqueued_ = std::max(last_enqueued_, from_store.back().offset);
-        if (from_store.empty() && last_enqueued_ < session_->head) {
-          // The store has nothing after read_after yet the head is past it: every event in
-          // between was compacted away. Everything up to the head has been seen.
+        // Only published events are delivered, so that a client never holds an offset the
+        // hub has not announced yet (it could not resume from it). Later ones come live.
+        while (!from_store.empty() && from_store.back().offset > session_->head) from_store.pop_back();
+        if (!from_store.empty()) {
+          last_enqueued_ = std::max(last_enqueued_, from_store.back().offset);
+        } else if (last_enqueued_ < session_->head) {
+          // Nothing retained between read_after and the head: every event in between was
+          // compacted away, so everything up to the head has been seen.
           last_enqueued_ = session_->head;
         }
       }
