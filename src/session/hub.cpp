@@ -127,6 +127,8 @@ Result<std::shared_ptr<LiveSession>> HubImpl::live(std::string_view session, boo
     }
     l = slot;
   }
+  l->last_used_ms.store(clock().now_ms(), std::memory_order_relaxed);
+  if (l->loaded.load(std::memory_order_acquire)) return l;
   std::lock_guard load_lock(l->load_mu);
   if (!l->loaded) {
     if (auto s = load(*l, create); !s.ok()) {

@@ -348,7 +348,31 @@ MaintenanceReport HubImpl::run_maintenance() {
     if (!l->loaded) continue;
     maintain_session(l, report);
   }
+  sessions.clear();
+  evict_idle_sessions(report);
   return report;
+}
+
+void HubImpl::evict_idle_sessions(MaintenanceReport& report) {
+  const std::int64_t idle_before = clock().now_ms() - options_.idle_session_ttl.count();
+  std::lock_guard lock(sessions_mu_);
+  for (auto it = sessions_.begin(); it != sessions_.end();) {
+    auto& l = it->second;
+    // Only this map holds it (no subscriber, run handle or queued append can, and none can
+    // take a new reference while sessions_mu_ is held), so dropping it loses nothing.
+    bool evict = l.use_count() == 1 && l->loaded &&
+                 l->last_used_ms.load(std::memory_order_relaxed) <= idle_before;
+    if (evict) {
+      std::lock_guard live_lock(l->mu);
+      evict = l->subscribers.empty() && l->local_runs.empty() && l->fold.running_runs().empty();
+    }
+    if (evict) {
+      ++report.sessions_evicted;
+      it = sessions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void HubImpl::maintain_session(const std::shared_ptr<LiveSession>& live,

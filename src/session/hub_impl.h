@@ -88,6 +88,7 @@ class HubImpl final : public Hub {
   Result<std::vector<PresenceEntry>> read_presence(const std::string& session);
   void maintain_session(const std::shared_ptr<LiveSession>& live, MaintenanceReport& report);
   void maintenance_loop();
+  void evict_idle_sessions(MaintenanceReport& report);
 
   HubOptions options_;
   std::shared_ptr<Executor> executor_;

@@ -60,9 +60,9 @@ bool SubscriberState::deliver(const Event& event) {
     callback_thread_ = std::this_thread::get_id();
   }
   Status failure;
+  last_delivered_.store(event.offset, std::memory_order_release);
   try {
     on_event_(event);
-    last_delivered_.store(event.offset, std::memory_order_release);
   } catch (const std::exception& e) {
     failure = internal_error(std::string("subscriber event handler threw: ") + e.what());
   } catch (...) {

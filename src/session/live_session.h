@@ -100,7 +100,8 @@ struct LiveSession {
 
   const std::string id;
   std::mutex load_mu;     // held while loading from the store
-  bool loaded = false;    // guarded by load_mu (and stable once true)
+  std::atomic<bool> loaded{false};  // set under load_mu, stable once true
+  std::atomic<std::int64_t> last_used_ms{0};  // for idle eviction
 
   std::mutex mu;          // everything below
   std::string epoch;

@@ -68,6 +68,9 @@ class Use {
   }
   Use(const Use&) = delete;
   Use& operator=(const Use&) = delete;
+  // Text is bound without a copy (SQLITE_STATIC): it must outlive step(). Temporaries would
+  // not, so they do not compile.
+  Use& bind(int i, std::string&& text) = delete;
   Use& bind(int i, std::string_view text) {
     sqlite3_bind_text(stmt_, i, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
     return *this;
@@ -281,8 +284,9 @@ class SqliteStore final : public SessionStore {
     auto meta = load_meta(session);
     if (!meta.ok()) return meta.status();
     if (*meta == nullptr) return not_found_error("session not found");
+    const std::string encoded = encode_retention(policy);
     Use q(writer_stmt(kSetRetention));
-    q.bind(1, encode_retention(policy)).bind(2, (*meta)->sid);
+    q.bind(1, encoded).bind(2, (*meta)->sid);
     if (int rc = q.step(); rc != SQLITE_DONE) return sqlite_status(writer_, rc, "set retention", path_);
     (*meta)->info.retention = policy;
     return {};
@@ -548,8 +552,9 @@ class SqliteStore final : public SessionStore {
     meta.info.id = std::string(session);
     meta.info.epoch = detail::new_epoch();
     meta.info.created_ms = now_ms;
+    const std::string retention = encode_retention({});
     Use q(writer_stmt(kInsertSession));
-    q.bind(1, session).bind(2, meta.info.epoch).bind(3, now_ms).bind(4, encode_retention({}));
+    q.bind(1, session).bind(2, meta.info.epoch).bind(3, now_ms).bind(4, retention);
     if (int rc = q.step(); rc != SQLITE_DONE) return sqlite_status(writer_, rc, "create session", path_);
     meta.sid = sqlite3_last_insert_rowid(writer_);
     return meta;

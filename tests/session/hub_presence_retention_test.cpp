@@ -226,3 +226,31 @@ TEST_CASE("retention: a subscriber catching up behind a trim is told, never give
   auto offsets = c.offsets();
   for (std::size_t i = 0; i < offsets.size(); ++i) CHECK(offsets[i] == i + 1);
 }
+
+TEST_CASE("idle sessions leave memory and come back from the store intact", "[hub][eviction]") {
+  Env env(true);
+  REQUIRE(env.hub->append("idle", draft("app.n"), producer("p")).ok());
+  REQUIRE(env.hub->append("busy", draft("app.n"), producer("p")).ok());
+  auto run = env.hub->start_run("with-run", {.agent = "a"}).value();
+  Collector c;
+  auto sub = env.hub->subscribe("busy", {}, c.handler()).value();
+  REQUIRE(c.wait_for_offset(1));
+  auto before = env.hub->snapshot("idle").value();
+
+  CHECK(env.hub->run_maintenance().sessions_evicted == 0);  // not idle long enough
+  env.clock->advance(std::chrono::minutes(2));
+  auto report = env.hub->run_maintenance();
+  CHECK(report.sessions_evicted == 1);  // "busy" has a subscriber, "with-run" a running run
+  REQUIRE(env.hub->append("busy", draft("app.n"), producer("p")).ok());
+  REQUIRE(c.wait_for_offset(2));
+
+  auto after = env.hub->snapshot("idle").value();
+  CHECK(after.offset == before.offset);
+  CHECK(after.epoch == before.epoch);
+  Collector again;
+  auto resub = env.hub->subscribe("idle", {.from = 0, .epoch = before.epoch}, again.handler()).value();
+  REQUIRE(again.wait_for_offset(1));
+  REQUIRE(env.hub->append("idle", draft("app.n"), producer("p")).ok());
+  REQUIRE(again.wait_for_offset(2));
+  CHECK(again.offsets() == std::vector<Offset>{1, 2});
+}

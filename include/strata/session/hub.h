@@ -60,8 +60,13 @@ struct HubOptions {
   std::size_t max_event_bytes = 1 << 20;
   // Events buffered per subscriber before it falls back to catch-up reads. Default: 1024.
   std::size_t subscriber_buffer = 1024;
-  // Recent events kept in memory per active session to serve catch-up. Default: 4096.
-  std::size_t recent_events = 4096;
+  // Recent events kept in memory per active session to serve catch-up without reading the
+  // store. Default: 256.
+  std::size_t recent_events = 256;
+  // A session nobody uses (no subscriber, run handle, running run or pending append) for this
+  // long is dropped from memory by maintenance; it is reloaded from the store on next use.
+  // Default: 60 s.
+  std::chrono::milliseconds idle_session_ttl{60000};
   // Most appends written to the store in one group commit. Default: 1024.
   std::size_t max_commit_group = 1024;
   // Appends waiting for the commit thread before append() fails with kResourceExhausted.
@@ -129,7 +134,8 @@ class Subscription {
   virtual void close() = 0;
   [[nodiscard]] virtual const std::string& session() const = 0;
   [[nodiscard]] virtual const std::string& epoch() const = 0;
-  // Offset of the last event handed to the EventHandler (the resume point).
+  // Offset of the last event handed to the EventHandler (the resume point). Final once
+  // close() has returned.
   [[nodiscard]] virtual Offset last_delivered() const = 0;
   // How many times this subscriber fell behind its buffer and was served from the store.
   [[nodiscard]] virtual std::uint64_t catch_up_count() const = 0;
@@ -207,6 +213,7 @@ struct MaintenanceReport {
   std::uint64_t presence_expired = 0;    // clients whose lease ran out
   std::uint64_t deltas_compacted = 0;    // message.delta events removed
   std::uint64_t events_trimmed = 0;      // events removed by ttl / size limits
+  std::uint64_t sessions_evicted = 0;    // idle sessions dropped from memory
   std::vector<Status> errors{};            // per-session failures (the pass goes on)
 };
 

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what strata needs on Debian 12, only what is missing. Safe to run repeatedly.
+#   scripts/setup-debian.sh          build + test dependencies
+#   scripts/setup-debian.sh --build  only what building the library and demo needs
+set -euo pipefail
+
+build_packages=(build-essential cmake ninja-build pkg-config
+  libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev)
+test_packages=(catch2 clang libclang-rt-14-dev sqlite3)
+
+wanted=("${build_packages[@]}")
+if [[ "${1:-}" != "--build" ]]; then
+  wanted+=("${test_packages[@]}")
+fi
+
+missing=()
+for package in "${wanted[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$package")
+  fi
+done
+
+if [[ ${#missing[@]} -eq 0 ]]; then
+  echo "setup: all ${#wanted[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

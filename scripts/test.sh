@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Runs every test: the dev build (warnings are errors) with the whole CTest suite, the
+# AddressSanitizer+UBSan and ThreadSanitizer builds, the libFuzzer targets for a bounded
+# time, and a smoke run of the benchmarks. Installs missing Debian packages first and
+# starts/stops any service the tests need itself.
+#
+#   scripts/test.sh            everything
+#   scripts/test.sh dev        only the dev build and its tests (quick iteration)
+#
+# Environment: STRATA_FUZZ_SECONDS (per fuzz target, default 30).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-debian.sh
+export STRATA_COMPILER_LAUNCHER="${STRATA_COMPILER_LAUNCHER:-$(command -v ccache || true)}"
+jobs=$(nproc)
+stages="${1:-all}"
+started=$(date +%s)
+
+stage() { printf '\n=== %s (%ss elapsed)\n' "$1" "$(( $(date +%s) - started ))"; }
+
+stage "dev build"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$jobs"
+stage "dev tests"
+ctest --preset dev -j "$jobs"
+
+if [[ "$stages" == "dev" ]]; then exit 0; fi
+
+stage "benchmark smoke run (dev build, --quick)"
+build/dev/bench/strata_session_bench --quick
+
+stage "asan+ubsan build"
+cmake --preset asan >/dev/null
+cmake --build --preset asan -j "$jobs"
+stage "asan+ubsan tests"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+  ctest --preset asan -j "$jobs" -LE package
+
+stage "tsan build"
+cmake --preset tsan >/dev/null
+cmake --build --preset tsan -j "$jobs"
+stage "tsan tests"
+ctest --preset tsan -j "$jobs" -LE package
+
+stage "fuzz build"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$jobs"
+stage "fuzzing"
+tests/fuzz/run_fuzzers.sh build/fuzz "${STRATA_FUZZ_SECONDS:-30}"
+
+stage "all passed"
