@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: the dev build (warnings are errors) with the whole CTest suite, the
-# AddressSanitizer+UBSan and ThreadSanitizer builds, the libFuzzer targets for a bounded
-# time, and a smoke run of the benchmarks. Installs missing Debian packages first and
+# AddressSanitizer+UBSan and ThreadSanitizer builds, and the libFuzzer targets for a bounded
+# time. The dev suite includes a smoke run of the benchmarks (--quick) and the find_package
+# consumer test. Installs missing Debian packages first and
 # starts/stops any service the tests need itself.
 #
 #   scripts/test.sh            everything
@@ -26,9 +27,6 @@ stage "dev tests"
 ctest --preset dev -j "$jobs"
 
 if [[ "$stages" == "dev" ]]; then exit 0; fi
-
-stage "benchmark smoke run (dev build, --quick)"
-build/dev/bench/strata_session_bench --quick
 
 stage "asan+ubsan build"
 cmake --preset asan >/dev/null

@@ -222,12 +222,21 @@ Result<std::vector<Event>> HubImpl::build_events(std::string_view session,
   return events;
 }
 
+void HubImpl::fail_early(std::function<void(Result<AppendResult>)>& done, bool on_executor,
+                         Status why) {
+  if (!on_executor) {
+    done(std::move(why));
+    return;
+  }
+  executor_->post([done = std::move(done), why = std::move(why)] { done(why); });
+}
+
 void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
                       const AppendOptions& options,
-                      std::function<void(Result<AppendResult>)> done) {
+                      std::function<void(Result<AppendResult>)> done, bool on_executor) {
   auto l = live(session, /*create=*/true);
   if (!l.ok()) {
-    done(l.status());
+    fail_early(done, on_executor, l.status());
     return;
   }
   PendingAppend pending;
@@ -239,23 +248,27 @@ void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
   pending.request.now_ms = clock().now_ms();
   pending.session = std::move(*l);
   pending.done = std::move(done);
+  pending.on_executor = on_executor;
+  bool wake = false;
   {
     std::unique_lock lock(queue_mu_);
     if (stopping_) {
       lock.unlock();
-      pending.done(unavailable_error("the hub is shutting down"));
+      fail_early(pending.done, on_executor, unavailable_error("the hub is shutting down"));
       return;
     }
     if (queue_.size() >= options_.max_pending_appends) {
       lock.unlock();
-      pending.done(resource_exhausted_error("too many appends waiting to be written (" +
-                                            std::to_string(options_.max_pending_appends) + ")"));
+      fail_early(pending.done, on_executor,
+                 resource_exhausted_error("too many appends waiting to be written (" +
+                                          std::to_string(options_.max_pending_appends) + ")"));
       return;
     }
     queue_.push_back(std::move(pending));
     ++enqueued_;
+    wake = commit_idle_;
   }
-  queue_cv_.notify_one();
+  if (wake) queue_cv_.notify_one();
 }
 
 Result<AppendResult> HubImpl::append_built(const std::string& session, std::vector<Event> events,
@@ -263,7 +276,8 @@ Result<AppendResult> HubImpl::append_built(const std::string& session, std::vect
   std::promise<Result<AppendResult>> promise;
   auto future = promise.get_future();
   enqueue(session, std::move(events), options,
-          [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
+          [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); },
+          /*on_executor=*/false);
   return future.get();
 }
 
@@ -285,16 +299,13 @@ Result<AppendResult> HubImpl::append_batch(std::string_view session,
 void HubImpl::append_async(std::string_view session, std::vector<EventDraft> drafts,
                            const AppendOptions& options,
                            std::function<void(Result<AppendResult>)> done) {
-  auto post_done = [executor = executor_, done = std::move(done)](Result<AppendResult> r) mutable {
-    if (!done) return;
-    executor->post([done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
-  };
+  if (!done) done = [](Result<AppendResult>) {};
   auto events = build_events(session, drafts, options);
   if (!events.ok()) {
-    post_done(events.status());
+    fail_early(done, /*on_executor=*/true, events.status());
     return;
   }
-  enqueue(session, std::move(*events), options, std::move(post_done));
+  enqueue(session, std::move(*events), options, std::move(done), /*on_executor=*/true);
 }
 
 void HubImpl::commit_loop() {
@@ -305,7 +316,9 @@ void HubImpl::commit_loop() {
     requests.clear();
     {
       std::unique_lock lock(queue_mu_);
+      commit_idle_ = true;
       queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      commit_idle_ = false;
       if (queue_.empty()) return;  // stopping, and everything queued is done
       while (!queue_.empty() && group.size() < options_.max_commit_group) {
         group.push_back(std::move(queue_.front()));
@@ -325,13 +338,31 @@ void HubImpl::commit_loop() {
       auto& r = requests[i];
       if (r.status.ok() && !r.duplicate) publish(*group[i].session, r.events);
     }
+    // Synchronous callers are woken here; asynchronous completions of the whole group run
+    // as one task on the executor, in append order.
+    std::vector<std::pair<std::function<void(Result<AppendResult>)>, Result<AppendResult>>> later;
     for (std::size_t i = 0; i < group.size(); ++i) {
       auto& r = requests[i];
-      if (r.status.ok()) {
-        group[i].done(AppendResult{r.first_offset, r.last_offset, r.duplicate, r.epoch});
+      Result<AppendResult> result =
+          r.status.ok() ? Result<AppendResult>(AppendResult{r.first_offset, r.last_offset,
+                                                            r.duplicate, r.epoch})
+                        : Result<AppendResult>(r.status);
+      if (group[i].on_executor) {
+        later.emplace_back(std::move(group[i].done), std::move(result));
       } else {
-        group[i].done(r.status);
+        group[i].done(std::move(result));
       }
+    }
+    if (!later.empty()) {
+      executor_->post([later = std::move(later)]() mutable {
+        for (auto& [done, result] : later) {
+          try {
+            done(std::move(result));
+          } catch (...) {
+            // An append callback that throws affects only itself.
+          }
+        }
+      });
     }
     {
       std::lock_guard lock(queue_mu_);

@@ -441,13 +441,13 @@ void HubImpl::maintain_session(const std::shared_ptr<LiveSession>& live,
 
   // Compaction of completed messages.
   if (policy.compact_completed_messages) {
-    std::vector<std::string> ids;
+    std::vector<MessageSpan> spans;
     {
       std::lock_guard lock(live->mu);
-      ids = live->fold.take_compactable();
+      spans = live->fold.take_compactable();
     }
-    if (!ids.empty()) {
-      auto removed = store().compact_messages(id, ids);
+    if (!spans.empty()) {
+      auto removed = store().compact_messages(id, spans);
       note(removed.status());
       if (removed.ok()) report.deltas_compacted += *removed;
     }

@@ -76,11 +76,15 @@ class HubImpl final : public Hub {
   struct PendingAppend {
     StoreAppend request;
     std::shared_ptr<LiveSession> session;
-    std::function<void(Result<AppendResult>)> done;  // runs on the commit thread
+    // Runs on the commit thread, or — when on_executor — on the executor, batched per group.
+    std::function<void(Result<AppendResult>)> done;
+    bool on_executor = false;
   };
 
   void enqueue(std::string_view session, std::vector<Event> events, const AppendOptions& options,
-               std::function<void(Result<AppendResult>)> done);
+               std::function<void(Result<AppendResult>)> done, bool on_executor);
+  // Reports an append that failed before reaching the queue.
+  void fail_early(std::function<void(Result<AppendResult>)>& done, bool on_executor, Status why);
   void commit_loop();
   void publish(LiveSession& live, std::vector<Event>& events);
   Status load(LiveSession& live, bool create);
@@ -103,6 +107,7 @@ class HubImpl final : public Hub {
   std::uint64_t enqueued_ = 0;   // appends ever queued
   std::uint64_t completed_ = 0;  // appends ever completed
   bool stopping_ = false;
+  bool commit_idle_ = false;  // the commit thread waits for work: enqueue must wake it
   std::thread commit_thread_;
 
   std::mutex maintenance_mu_;

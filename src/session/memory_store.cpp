@@ -103,16 +103,27 @@ class MemoryStore final : public SessionStore {
   }
 
   Result<std::uint64_t> compact_messages(std::string_view session,
-                                         std::span<const std::string> message_ids) override {
+                                         std::span<const MessageSpan> messages) override {
     std::lock_guard lock(mu_);
     auto* s = find(session);
     if (s == nullptr) return not_found_error("session not found");
-    const auto doomed = [&](const StoredEvent& e) {
-      return e.event.type == event_types::kMessageDelta &&
-             std::find(message_ids.begin(), message_ids.end(), e.event.message_id) !=
-                 message_ids.end();
-    };
-    return erase_if(*s, doomed);
+    std::uint64_t removed = 0;
+    for (const auto& m : messages) {
+      // Only the span's offsets can hold its deltas.
+      auto first = std::lower_bound(s->events.begin(), s->events.end(), m.first,
+                                    [](const StoredEvent& e, Offset o) { return e.event.offset < o; });
+      auto last = std::upper_bound(first, s->events.end(), m.last,
+                                   [](Offset o, const StoredEvent& e) { return o < e.event.offset; });
+      auto kept = std::remove_if(first, last, [&](const StoredEvent& e) {
+        const bool doomed = e.event.type == event_types::kMessageDelta && e.event.message_id == m.message_id;
+        if (doomed) s->info.bytes -= e.event.byte_size();
+        return doomed;
+      });
+      removed += static_cast<std::uint64_t>(last - kept);
+      s->events.erase(kept, last);
+    }
+    s->info.event_count = s->events.size();
+    return removed;
   }
 
   Result<std::uint64_t> trim(std::string_view session, Offset through) override {

@@ -28,6 +28,15 @@ std::string_view to_string(MessageState state) noexcept {
 namespace detail {
 
 std::string json_string_field(std::string_view payload, std::string_view field) {
+  // Fast path for the payloads strata writes itself, e.g. {"text":"tok "}: one field, no
+  // escapes, no whitespace. Anything else goes through the full parser.
+  if (payload.size() >= field.size() + 7 && payload[0] == '{' && payload[1] == '"' &&
+      payload.substr(2, field.size()) == field &&
+      payload.substr(2 + field.size(), 3) == "\":\"" && payload.ends_with("\"}")) {
+    const std::string_view value =
+        payload.substr(field.size() + 5, payload.size() - field.size() - 7);
+    if (value.find_first_of("\\\"") == std::string_view::npos) return std::string(value);
+  }
   auto doc = nlohmann::json::parse(payload, nullptr, /*allow_exceptions=*/false);
   if (!doc.is_object()) return {};
   auto it = doc.find(field);
@@ -121,7 +130,7 @@ void SessionFold::apply(const Event& event) {
       if (auto it = doc.find("role"); it != doc.end() && it->is_string()) m.role = it->get<std::string>();
     }
     m.state = MessageState::kCompleted;
-    compactable_.push_back(m.id);
+    compactable_.push_back(MessageSpan{m.id, m.started_at, event.offset});
   }
 }
 
@@ -179,8 +188,8 @@ std::vector<std::string> SessionFold::running_runs() const {
   return out;
 }
 
-std::vector<std::string> SessionFold::take_compactable() {
-  std::vector<std::string> out;
+std::vector<MessageSpan> SessionFold::take_compactable() {
+  std::vector<MessageSpan> out;
   out.swap(compactable_);
   return out;
 }

@@ -9,6 +9,7 @@
 
 #include <strata/session/event.h>
 #include <strata/session/snapshot.h>
+#include <strata/session/store.h>
 
 namespace strata::session::detail {
 
@@ -36,7 +37,7 @@ class SessionFold {
   [[nodiscard]] std::vector<std::string> running_descendants(std::string_view run_id) const;
   [[nodiscard]] std::vector<std::string> running_runs() const;
   // Completed messages whose deltas have not been handed out for compaction yet.
-  std::vector<std::string> take_compactable();
+  std::vector<MessageSpan> take_compactable();
 
   [[nodiscard]] const std::vector<MessageSnapshot>& messages() const { return messages_; }
   [[nodiscard]] const std::vector<RunSnapshot>& runs() const { return runs_; }
@@ -51,7 +52,7 @@ class SessionFold {
   std::unordered_map<std::string, std::size_t> message_index_;
   std::vector<RunSnapshot> runs_;
   std::unordered_map<std::string, std::size_t> run_index_;
-  std::vector<std::string> compactable_;
+  std::vector<MessageSpan> compactable_;
 };
 
 }  // namespace strata::session::detail

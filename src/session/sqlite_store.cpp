@@ -293,13 +293,13 @@ class SqliteStore final : public SessionStore {
   }
 
   Result<std::uint64_t> compact_messages(std::string_view session,
-                                         std::span<const std::string> message_ids) override {
+                                         std::span<const MessageSpan> messages) override {
     std::lock_guard lock(write_mu_);
     return remove_events(session, [&](std::int64_t sid, std::uint64_t& removed,
                                       std::uint64_t& bytes) -> Status {
-      for (const auto& message_id : message_ids) {
+      for (const auto& m : messages) {
         Use q(writer_stmt(kDeltaSizes));
-        q.bind(1, sid).bind(2, message_id);
+        q.bind(1, sid).bind(2, m.message_id).bind(3, m.first).bind(4, m.last);
         int rc;
         while ((rc = q.step()) == SQLITE_ROW) {
           ++removed;
@@ -307,7 +307,7 @@ class SqliteStore final : public SessionStore {
         }
         if (rc != SQLITE_DONE) return sqlite_status(writer_, rc, "compact", path_);
         Use d(writer_stmt(kDeleteDeltas));
-        d.bind(1, sid).bind(2, message_id);
+        d.bind(1, sid).bind(2, m.message_id).bind(3, m.first).bind(4, m.last);
         if (rc = d.step(); rc != SQLITE_DONE) return sqlite_status(writer_, rc, "compact", path_);
       }
       return {};
@@ -435,8 +435,9 @@ class SqliteStore final : public SessionStore {
         "SELECT 48 + length(CAST(type AS BLOB)) + length(CAST(producer AS BLOB)) + "
         "length(CAST(run_id AS BLOB)) + length(CAST(parent_run_id AS BLOB)) + "
         "length(CAST(message_id AS BLOB)) + length(CAST(payload AS BLOB)) FROM events "
-        "WHERE sid=?1 AND type='message.delta' AND message_id=?2",
-        "DELETE FROM events WHERE sid=?1 AND type='message.delta' AND message_id=?2",
+        "WHERE sid=?1 AND off BETWEEN ?3 AND ?4 AND type='message.delta' AND message_id=?2",
+        "DELETE FROM events WHERE sid=?1 AND off BETWEEN ?3 AND ?4 AND type='message.delta' "
+        "AND message_id=?2",
         "SELECT count(*), coalesce(sum(48 + length(CAST(type AS BLOB)) + "
         "length(CAST(producer AS BLOB)) + length(CAST(run_id AS BLOB)) + "
         "length(CAST(parent_run_id AS BLOB)) + length(CAST(message_id AS BLOB)) + "

@@ -206,8 +206,8 @@ TEMPLATE_TEST_CASE("store: compaction removes only deltas of the given messages"
       make_event("message.delta", "p", "m2"),   make_event("message.delta", "p", "m1"),
       make_event("message.completed", "p", "m1"), make_event("app.note", "p", "m1")};
   REQUIRE(append_one(*store, request("s", events)).status.ok());
-  const std::vector<std::string> ids = {"m1"};
-  CHECK(store->compact_messages("s", ids).value() == 2);
+  const std::vector<MessageSpan> spans = {{"m1", 1, 5}};
+  CHECK(store->compact_messages("s", spans).value() == 2);
   auto page = store->read("s", 0, 100, 1 << 20).value();
   std::vector<Offset> offsets;
   for (auto& e : page.events) offsets.push_back(e.offset);
@@ -219,7 +219,13 @@ TEMPLATE_TEST_CASE("store: compaction removes only deltas of the given messages"
   std::uint64_t bytes = 0;
   for (auto& e : page.events) bytes += e.byte_size();
   CHECK(info.bytes == bytes);
-  CHECK(store->compact_messages("s", ids).value() == 0);
+  CHECK(store->compact_messages("s", spans).value() == 0);
+  // Deltas outside the given span are not touched.
+  REQUIRE(append_one(*store, request("s", {make_event("message.delta", "p", "m3"),
+                                           make_event("message.delta", "p", "m3")})).status.ok());
+  const std::vector<MessageSpan> narrow = {{"m3", 8, 9}};
+  CHECK(store->compact_messages("s", narrow).value() == 1);
+  CHECK(store->info("s").value().event_count == 5);
 }
 
 TEMPLATE_TEST_CASE("store: trim removes a prefix and records it", "[store]", STORES) {

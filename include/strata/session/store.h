@@ -84,6 +84,14 @@ struct ReadResult {
   Offset trimmed_through = 0;
 };
 
+// A completed message and the offsets its events lie between (for compaction).
+struct MessageSpan {
+  std::string message_id{};
+  Offset first = 0;  // offset of its first event
+  Offset last = 0;   // offset of its message.completed event
+  friend bool operator==(const MessageSpan&, const MessageSpan&) = default;
+};
+
 // A leased, short-lived entry: presence of a client, the lease of an agent's run.
 struct LeasedEntry {
   std::string key{};
@@ -121,9 +129,10 @@ class SessionStore {
   // Persists the session's retention policy (applied by the hub's maintenance).
   virtual Status set_retention(std::string_view session, const RetentionPolicy& policy) = 0;
 
-  // Removes the message.delta events of the given messages. Returns how many were removed.
+  // Removes the message.delta events of the given messages, each of which lies within its
+  // span's offsets. Returns how many were removed.
   virtual Result<std::uint64_t> compact_messages(std::string_view session,
-                                                 std::span<const std::string> message_ids) = 0;
+                                                 std::span<const MessageSpan> messages) = 0;
   // Removes every event with offset <= `through` and records it in trimmed_through.
   // Returns how many were removed.
   virtual Result<std::uint64_t> trim(std::string_view session, Offset through) = 0;
