@@ -24,8 +24,17 @@ Status check_json_object(std::string_view field, std::string_view text) {
   return {};
 }
 
-std::string ended_message(const RunSnapshot& run) {
-  return "run " + run.id + " has already ended (" + std::string(to_string(run.state)) + ")";
+// kNotFound / kFailedPrecondition unless `run_id` names a running run. REQUIRES: live.mu.
+Status check_running(const LiveSession& live, std::string_view run_id) {
+  const RunSnapshot* run = live.fold.find_run(run_id);
+  if (run == nullptr) {
+    return not_found_error("run " + std::string(run_id) + " not found in session " + live.id);
+  }
+  if (run->state != RunState::kRunning) {
+    return failed_precondition_error("run " + run->id + " has already ended (" +
+                                     std::string(to_string(run->state)) + ")");
+  }
+  return {};
 }
 
 }  // namespace
@@ -124,13 +133,8 @@ Result<Offset> HubImpl::cancel(std::string_view session, std::string_view run_id
   std::vector<std::string> targets;
   {
     std::lock_guard lock((*l)->mu);
-    const RunSnapshot* run = (*l)->fold.find_run(run_id);
-    if (run == nullptr) {
-      return not_found_error("run " + std::string(run_id) + " not found in session " +
-                             std::string(session));
-    }
-    if (run->state != RunState::kRunning) return failed_precondition_error(ended_message(*run));
-    targets.push_back(run->id);
+    STRATA_RETURN_IF_ERROR(check_running(**l, run_id));
+    targets.emplace_back(run_id);
     auto descendants = (*l)->fold.running_descendants(run_id);
     targets.insert(targets.end(), descendants.begin(), descendants.end());
   }
@@ -199,12 +203,7 @@ Result<Offset> HubImpl::steer(std::string_view session, std::string_view run_id,
   if (!l.ok()) return l.status();
   {
     std::lock_guard lock((*l)->mu);
-    const RunSnapshot* run = (*l)->fold.find_run(run_id);
-    if (run == nullptr) {
-      return not_found_error("run " + std::string(run_id) + " not found in session " +
-                             std::string(session));
-    }
-    if (run->state != RunState::kRunning) return failed_precondition_error(ended_message(*run));
+    STRATA_RETURN_IF_ERROR(check_running(**l, run_id));
   }
   Event e;
   e.type = std::string(event_types::kRunSteer);

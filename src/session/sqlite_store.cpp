@@ -491,20 +491,7 @@ class SqliteStore final : public SessionStore {
     return Status(s.code(), s.message().empty() ? message : s.message());
   }
 
-  Result<std::int64_t> query_int(sqlite3* db, const char* sql) {
-    sqlite3_stmt* stmt = nullptr;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
-    if (rc != SQLITE_OK) {
-      sqlite3_finalize(stmt);
-      return sqlite_status(db, rc, "open", path_);
-    }
-    rc = sqlite3_step(stmt);
-    std::int64_t value = rc == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : 0;
-    sqlite3_finalize(stmt);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_status(db, rc, "open", path_);
-    return value;
-  }
-
+  // The first column of the first row of a one-off query ("" / 0 if there is no row).
   Result<std::string> query_text(sqlite3* db, const char* sql) {
     sqlite3_stmt* stmt = nullptr;
     int rc = sqlite3_prepare_v2(db, sql, -1, &stmt, nullptr);
@@ -521,6 +508,12 @@ class SqliteStore final : public SessionStore {
     sqlite3_finalize(stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return sqlite_status(db, rc, "open", path_);
     return value;
+  }
+
+  Result<std::int64_t> query_int(sqlite3* db, const char* sql) {
+    auto text = query_text(db, sql);
+    if (!text.ok()) return text.status();
+    return text->empty() ? 0 : std::stoll(*text);
   }
 
   void rollback() { (void)exec(writer_, "ROLLBACK"); }
