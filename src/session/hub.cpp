@@ -22,8 +22,10 @@ Result<std::unique_ptr<Hub>> Hub::open(HubOptions options) {
   if (options.max_commit_group == 0) return invalid_argument_error("max_commit_group is 0");
   if (options.subscriber_buffer == 0) return invalid_argument_error("subscriber_buffer is 0");
   if (options.max_event_bytes == 0) return invalid_argument_error("max_event_bytes is 0");
-  if (options.run_lease.count() <= 0 || options.presence_lease.count() <= 0) {
-    return invalid_argument_error("run_lease and presence_lease must be positive");
+  constexpr auto kMaxLease = std::chrono::hours(24 * 366);
+  if (options.run_lease.count() <= 0 || options.presence_lease.count() <= 0 ||
+      options.run_lease > kMaxLease || options.presence_lease > kMaxLease) {
+    return invalid_argument_error("run_lease and presence_lease must be between 1 ms and 366 days");
   }
   auto hub = std::make_unique<detail::HubImpl>(std::move(options));
   hub->start();
@@ -158,6 +160,10 @@ Status HubImpl::load(LiveSession& live, bool create) {
     if (!page.ok()) return page.status();
     if (page->events.empty()) break;
     for (auto& e : page->events) {
+      if (e.offset <= after) {  // a damaged store; never loop on it
+        return data_loss_error("session " + live.id + ": the store returned offset " +
+                               std::to_string(e.offset) + " after " + std::to_string(after));
+      }
       fold.apply(e);
       after = e.offset;
       recent.push_back(std::make_shared<const Event>(std::move(e)));
@@ -547,7 +553,15 @@ Status HubImpl::remove(std::string_view session) {
     runs.swap(l->local_runs);
   }
   for (auto& sub : subscribers) sub->close_with(not_found_error("session " + l->id + " was removed"));
-  for (auto& [id, control] : runs) {
+  for (auto& entry : runs) {
+    auto control = entry.second;
+    {
+      // Writes fail from now on, before the token fires on the executor.
+      std::lock_guard control_lock(control->mu);
+      control->ended = true;
+      control->end_reason = event_types::kRunCancelled;
+      control->cancel_reason = "session removed";
+    }
     executor_->post([control] { control->cancel.cancel("session removed"); });
   }
   return {};

@@ -1,5 +1,6 @@
 // Hub: runs, cancel, steer, presence and the maintenance pass.
 #include <algorithm>
+#include <type_traits>
 
 #include <nlohmann/json.hpp>
 
@@ -22,6 +23,28 @@ Status check_json_object(std::string_view field, std::string_view text) {
     return invalid_argument_error(std::string(field) + " must be a JSON object");
   }
   return {};
+}
+
+// Leases longer than this are refused (and keep `now + lease` far from overflow).
+constexpr std::chrono::milliseconds kMaxLease = std::chrono::hours(24 * 366);
+
+Status check_lease(std::string_view what, std::chrono::milliseconds lease) {
+  if (lease.count() < 0 || lease > kMaxLease) {
+    return invalid_argument_error(std::string(what) + " must be between 0 and 366 days");
+  }
+  return {};
+}
+
+// Reads an optional field of a JSON object of unknown provenance without throwing.
+template <typename T>
+T field_or(const nlohmann::json& doc, const char* name, T fallback) {
+  auto it = doc.find(name);
+  if (it == doc.end()) return fallback;
+  if constexpr (std::is_same_v<T, std::string>) {
+    return it->is_string() ? it->get<std::string>() : fallback;
+  } else {
+    return it->is_number_integer() ? it->get<T>() : fallback;
+  }
 }
 
 // kNotFound / kFailedPrecondition unless `run_id` names a running run. REQUIRES: live.mu.
@@ -73,7 +96,7 @@ Result<std::unique_ptr<Run>> HubImpl::start_run(std::string_view session, RunOpt
     STRATA_RETURN_IF_ERROR(validate_name("parent run id", options.parent_run_id));
   }
   STRATA_RETURN_IF_ERROR(check_json_object("run payload", options.payload));
-  if (options.lease.count() < 0) return invalid_argument_error("run lease is negative");
+  STRATA_RETURN_IF_ERROR(check_lease("run lease", options.lease));
   const auto lease = options.lease.count() > 0 ? options.lease : options_.run_lease;
 
   auto l = live(session, /*create=*/true);
@@ -231,9 +254,9 @@ Result<std::vector<PresenceEntry>> HubImpl::read_presence(const std::string& ses
     p.expires_ms = entry.expires_ms;
     auto doc = nlohmann::json::parse(entry.value, nullptr, false);
     if (doc.is_object()) {
-      p.device = doc.value("device", "");
-      p.kind = doc.value("kind", "client");
-      p.since_ms = doc.value("since_ms", std::int64_t{0});
+      p.device = field_or<std::string>(doc, "device", "");
+      p.kind = field_or<std::string>(doc, "kind", "client");
+      p.since_ms = field_or<std::int64_t>(doc, "since_ms", 0);
     }
     out.push_back(std::move(p));
   }
@@ -247,7 +270,7 @@ Status HubImpl::join(std::string_view session, const PresenceOptions& options) {
   STRATA_RETURN_IF_ERROR(validate_name("client id", options.client_id));
   STRATA_RETURN_IF_ERROR(validate_name("presence kind", options.kind));
   if (options.device.size() > 256) return invalid_argument_error("device label is longer than 256 bytes");
-  if (options.lease.count() < 0) return invalid_argument_error("presence lease is negative");
+  STRATA_RETURN_IF_ERROR(check_lease("presence lease", options.lease));
   const auto lease = options.lease.count() > 0 ? options.lease : options_.presence_lease;
   auto l = live(session, /*create=*/true);
   if (!l.ok()) return l.status();
@@ -295,7 +318,8 @@ Status HubImpl::renew_presence(std::string_view session, std::string_view client
     if (entry.key != client_id || entry.expires_ms <= now) continue;
     auto doc = nlohmann::json::parse(entry.value, nullptr, false);
     std::int64_t lease_ms = options_.presence_lease.count();
-    if (doc.is_object()) lease_ms = doc.value("lease_ms", lease_ms);
+    if (doc.is_object()) lease_ms = field_or<std::int64_t>(doc, "lease_ms", lease_ms);
+    lease_ms = std::clamp<std::int64_t>(lease_ms, 1, kMaxLease.count());
     entry.expires_ms = now + lease_ms;
     return store().put_leased(id, kPresenceKind, entry);
   }
@@ -477,6 +501,10 @@ void HubImpl::maintain_session(const std::shared_ptr<LiveSession>& live,
         return;
       }
       if (page->events.empty()) break;
+      if (page->events.front().offset <= after) {  // a damaged store; never loop on it
+        note(data_loss_error("the store returned offsets out of order"));
+        return;
+      }
       for (const auto& e : page->events) {
         if (dropped < drop_count || dropped_bytes < drop_bytes || e.timestamp_ms < cutoff) {
           through = e.offset;

@@ -275,3 +275,28 @@ TEMPLATE_TEST_CASE("runs: a late joiner's snapshot plus live follow equals the f
   CHECK(c.events().front().offset == snap.offset + 1);
   CHECK(c.events().front().payload == "{\"text\":\" and more\"}");
 }
+
+TEST_CASE("runs: leases are bounded", "[hub][runs][lease][bad-input]") {
+  Env env;
+  const auto huge = std::chrono::milliseconds(std::numeric_limits<std::int64_t>::max());
+  CHECK(env.hub->start_run("chat", {.agent = "a", .lease = huge}).status().code() == StatusCode::kInvalidArgument);
+  CHECK(env.hub->start_run("chat", {.agent = "a", .lease = std::chrono::milliseconds(-1)}).status().code() ==
+        StatusCode::kInvalidArgument);
+  CHECK(env.hub->join("chat", {.client_id = "c", .lease = huge}).code() == StatusCode::kInvalidArgument);
+  HubOptions o;
+  o.store = open_memory_store();
+  o.run_lease = huge;
+  CHECK(Hub::open(o).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("runs: a run of a removed session stops writing at once", "[hub][runs]") {
+  Env env;
+  auto run = env.hub->start_run("chat", {.agent = "a"}).value();
+  auto msg = run->begin_message().value();
+  REQUIRE(env.hub->remove("chat").ok());
+  auto write = run->delta(msg, "late");
+  CHECK(write.status().code() == StatusCode::kCancelled);
+  CHECK(env.hub->info("chat").status().code() == StatusCode::kNotFound);  // not recreated
+  REQUIRE(test::eventually([&] { return run->cancelled(); }));
+  CHECK(run->token().reason() == "session removed");
+}

@@ -7,6 +7,8 @@
 
 #include <sqlite3.h>
 
+#include <strata/session/hub.h>
+
 #include "session/test_util.h"
 
 using namespace strata;
@@ -180,4 +182,46 @@ TEST_CASE("sqlite: an unwritable location is a clear error", "[sqlite][bad-input
   REQUIRE_FALSE(store.ok());
   CHECK(store.status().code() == StatusCode::kUnavailable);
   CHECK(open_sqlite_store("").status().code() == StatusCode::kInvalidArgument);
+}
+
+namespace {
+// Opens the store's file with plain SQLite and runs `sql` on it (damage for the tests below).
+void tamper(const std::string& path, const char* sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql, nullptr, nullptr, &error);
+  INFO((error != nullptr ? error : ""));
+  sqlite3_free(error);
+  sqlite3_close(db);
+  REQUIRE(rc == SQLITE_OK);
+}
+}  // namespace
+
+TEST_CASE("sqlite: a hub over a store with damaged rows reports it and never hangs", "[sqlite][bad-input]") {
+  test::TempDir dir;
+  const auto path = dir.file("s.db");
+  {
+    auto hub = Hub::open({.database_path = path, .maintenance_interval = std::chrono::milliseconds(0)}).value();
+    for (int i = 0; i < 5; ++i) REQUIRE(hub->append("chat", test::draft("app.n"), test::producer("p")).ok());
+    REQUIRE(hub->join("chat", {.client_id = "alice", .device = "laptop"}).ok());
+  }
+  SECTION("offsets that do not increase") {
+    tamper(path, "UPDATE events SET off = 4.5 WHERE off = 5");
+    auto hub = Hub::open({.database_path = path, .maintenance_interval = std::chrono::milliseconds(0)}).value();
+    auto snap = hub->snapshot("chat");
+    REQUIRE_FALSE(snap.ok());
+    CHECK(snap.status().code() == StatusCode::kDataLoss);
+    CHECK(snap.status().message().find("offset") != std::string::npos);
+  }
+  SECTION("a presence entry with fields of the wrong type") {
+    tamper(path, "UPDATE leased SET value = '{\"device\":1,\"since_ms\":\"x\",\"lease_ms\":[]}'");
+    auto hub = Hub::open({.database_path = path, .maintenance_interval = std::chrono::milliseconds(0)}).value();
+    auto snap = hub->snapshot("chat");
+    REQUIRE(snap.ok());
+    REQUIRE(snap->presence.size() == 1);
+    CHECK(snap->presence[0].device.empty());
+    CHECK(snap->presence[0].since_ms == 0);
+    CHECK(hub->renew_presence("chat", "alice").ok());
+  }
 }

@@ -150,7 +150,7 @@ struct RunOptions {
   std::string parent_run_id{};
   // Extra JSON object fields for the run.started payload, e.g. {"model":"..."}.
   std::string payload = "{}";
-  // Default (0): HubOptions::run_lease.
+  // Default (0): HubOptions::run_lease. At most 366 days.
   std::chrono::milliseconds lease{0};
   // Called on the executor for each steering input addressed to the run. Inputs are also
   // queued for take_steering(), whether or not this is set.
@@ -198,7 +198,7 @@ struct PresenceOptions {
   std::string client_id{};  // required
   std::string device{};     // free-form label
   std::string kind = "client";
-  // Default (0): HubOptions::presence_lease.
+  // Default (0): HubOptions::presence_lease. At most 366 days.
   std::chrono::milliseconds lease{0};
 };
 
