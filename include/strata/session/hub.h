@@ -160,6 +160,7 @@ struct RunOptions {
 // The handle of a running agent. Every write renews the run's lease; call renew() while the
 // agent thinks without writing. Destroying the handle does not end the run: a run whose
 // agent goes away without completing it ends as agent-lost when its lease expires.
+// REQUIRES: the Hub outlives its Run handles (Subscriptions may outlive it).
 class Run {
  public:
   virtual ~Run() = default;
