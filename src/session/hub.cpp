@@ -237,14 +237,11 @@ void HubImpl::fail_early(std::function<void(Result<AppendResult>)>& done, bool o
   executor_->post([done = std::move(done), why = std::move(why)] { done(why); });
 }
 
-void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
-                      const AppendOptions& options,
-                      std::function<void(Result<AppendResult>)> done, bool on_executor) {
+Result<HubImpl::PendingAppend> HubImpl::make_pending(std::string_view session,
+                                                    std::vector<Event> events,
+                                                    const AppendOptions& options) {
   auto l = live(session, /*create=*/true);
-  if (!l.ok()) {
-    fail_early(done, on_executor, l.status());
-    return;
-  }
+  if (!l.ok()) return l.status();
   PendingAppend pending;
   pending.request.session = std::string(session);
   pending.request.producer = options.producer;
@@ -253,6 +250,18 @@ void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
   pending.request.events = std::move(events);
   pending.request.now_ms = clock().now_ms();
   pending.session = std::move(*l);
+  return pending;
+}
+
+void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
+                      const AppendOptions& options,
+                      std::function<void(Result<AppendResult>)> done, bool on_executor) {
+  auto made = make_pending(session, std::move(events), options);
+  if (!made.ok()) {
+    fail_early(done, on_executor, made.status());
+    return;
+  }
+  PendingAppend& pending = *made;
   pending.done = std::move(done);
   pending.on_executor = on_executor;
   bool wake = false;
@@ -279,6 +288,40 @@ void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
 
 Result<AppendResult> HubImpl::append_built(const std::string& session, std::vector<Event> events,
                                            const AppendOptions& options) {
+  // Fast path: when nothing is queued or being committed, the caller commits its own append
+  // (no hand-off to the commit thread and back). Order is kept: committing_ admits one
+  // committer at a time, and only when the queue is empty.
+  bool lead = false;
+  {
+    std::lock_guard lock(queue_mu_);
+    if (!stopping_ && !committing_ && queue_.empty()) {
+      committing_ = true;
+      ++enqueued_;
+      lead = true;
+    }
+  }
+  if (lead) {
+    std::optional<Result<AppendResult>> outcome;
+    auto made = make_pending(session, std::move(events), options);
+    if (made.ok()) {
+      made->done = [&outcome](Result<AppendResult> r) { outcome.emplace(std::move(r)); };
+      std::vector<PendingAppend> group;
+      group.push_back(std::move(*made));
+      commit_group(group);
+    } else {
+      outcome.emplace(made.status());
+    }
+    bool wake = false;
+    {
+      std::lock_guard lock(queue_mu_);
+      committing_ = false;
+      ++completed_;
+      wake = commit_idle_ && !queue_.empty();
+    }
+    flushed_cv_.notify_all();
+    if (wake) queue_cv_.notify_one();
+    return std::move(*outcome);
+  }
   std::promise<Result<AppendResult>> promise;
   auto future = promise.get_future();
   enqueue(session, std::move(events), options,
@@ -316,65 +359,72 @@ void HubImpl::append_async(std::string_view session, std::vector<EventDraft> dra
 
 void HubImpl::commit_loop() {
   std::vector<PendingAppend> group;
-  std::vector<StoreAppend> requests;
   for (;;) {
     group.clear();
-    requests.clear();
     {
       std::unique_lock lock(queue_mu_);
       commit_idle_ = true;
-      queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      queue_cv_.wait(lock, [this] {
+        return (stopping_ && !committing_) || (!queue_.empty() && !committing_);
+      });
       commit_idle_ = false;
       if (queue_.empty()) return;  // stopping, and everything queued is done
+      committing_ = true;
       while (!queue_.empty() && group.size() < options_.max_commit_group) {
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    requests.reserve(group.size());
-    for (auto& p : group) requests.push_back(std::move(p.request));
-    try {
-      store().append(requests);
-    } catch (const std::exception& e) {
-      for (auto& r : requests) r.status = internal_error(std::string("store threw: ") + e.what());
-    } catch (...) {
-      for (auto& r : requests) r.status = internal_error("store threw");
-    }
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      auto& r = requests[i];
-      if (r.status.ok() && !r.duplicate) publish(*group[i].session, r.events);
-    }
-    // Synchronous callers are woken here; asynchronous completions of the whole group run
-    // as one task on the executor, in append order.
-    std::vector<std::pair<std::function<void(Result<AppendResult>)>, Result<AppendResult>>> later;
-    for (std::size_t i = 0; i < group.size(); ++i) {
-      auto& r = requests[i];
-      Result<AppendResult> result =
-          r.status.ok() ? Result<AppendResult>(AppendResult{r.first_offset, r.last_offset,
-                                                            r.duplicate, r.epoch})
-                        : Result<AppendResult>(r.status);
-      if (group[i].on_executor) {
-        later.emplace_back(std::move(group[i].done), std::move(result));
-      } else {
-        group[i].done(std::move(result));
-      }
-    }
-    if (!later.empty()) {
-      executor_->post([later = std::move(later)]() mutable {
-        for (auto& [done, result] : later) {
-          try {
-            done(std::move(result));
-          } catch (...) {
-            // An append callback that throws affects only itself.
-          }
-        }
-      });
-    }
+    commit_group(group);
     {
       std::lock_guard lock(queue_mu_);
+      committing_ = false;
       completed_ += group.size();
     }
     flushed_cv_.notify_all();
+  }
+}
+
+void HubImpl::commit_group(std::vector<PendingAppend>& group) {
+  std::vector<StoreAppend> requests;
+  requests.reserve(group.size());
+  for (auto& p : group) requests.push_back(std::move(p.request));
+  try {
+    store().append(requests);
+  } catch (const std::exception& e) {
+    for (auto& r : requests) r.status = internal_error(std::string("store threw: ") + e.what());
+  } catch (...) {
+    for (auto& r : requests) r.status = internal_error("store threw");
+  }
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    auto& r = requests[i];
+    if (r.status.ok() && !r.duplicate) publish(*group[i].session, r.events);
+  }
+  // Synchronous callers are woken here; asynchronous completions of the whole group run
+  // as one task on the executor, in append order.
+  std::vector<std::pair<std::function<void(Result<AppendResult>)>, Result<AppendResult>>> later;
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    auto& r = requests[i];
+    Result<AppendResult> result =
+        r.status.ok() ? Result<AppendResult>(AppendResult{r.first_offset, r.last_offset,
+                                                          r.duplicate, r.epoch})
+                      : Result<AppendResult>(r.status);
+    if (group[i].on_executor) {
+      later.emplace_back(std::move(group[i].done), std::move(result));
+    } else {
+      group[i].done(std::move(result));
+    }
+  }
+  if (!later.empty()) {
+    executor_->post([later = std::move(later)]() mutable {
+      for (auto& [done, result] : later) {
+        try {
+          done(std::move(result));
+        } catch (...) {
+          // An append callback that throws affects only itself.
+        }
+      }
+    });
   }
 }
 

@@ -83,6 +83,11 @@ class HubImpl final : public Hub {
 
   void enqueue(std::string_view session, std::vector<Event> events, const AppendOptions& options,
                std::function<void(Result<AppendResult>)> done, bool on_executor);
+  Result<PendingAppend> make_pending(std::string_view session, std::vector<Event> events,
+                                     const AppendOptions& options);
+  // Writes a group to the store, publishes it and completes its appends. REQUIRES: the
+  // caller set committing_ (one group is committed at a time, in queue order).
+  void commit_group(std::vector<PendingAppend>& group);
   // Reports an append that failed before reaching the queue.
   void fail_early(std::function<void(Result<AppendResult>)>& done, bool on_executor, Status why);
   void commit_loop();
@@ -108,6 +113,7 @@ class HubImpl final : public Hub {
   std::uint64_t completed_ = 0;  // appends ever completed
   bool stopping_ = false;
   bool commit_idle_ = false;  // the commit thread waits for work: enqueue must wake it
+  bool committing_ = false;   // a group is being committed (by the commit thread or a caller)
   std::thread commit_thread_;
 
   std::mutex maintenance_mu_;
