@@ -17,6 +17,8 @@
 
 #include <strata/session/event.h>
 
+#include "fuzz_util.h"
+
 namespace {
 
 bool id_char(unsigned char c) {
@@ -82,16 +84,8 @@ void check(const char* what, std::string_view value, const strata::Status& statu
     }
   }
   if (problem == nullptr) return;
-  std::fprintf(stderr, "%s %s\n  status: %s\n  input (%zu bytes): \"", what, problem,
-               status.to_string().c_str(), value.size());
-  for (unsigned char c : value) {
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      std::fputc(c, stderr);
-    } else {
-      std::fprintf(stderr, "\\x%02x", c);
-    }
-  }
-  std::fprintf(stderr, "\"\n");
+  std::fprintf(stderr, "%s %s\n  status: %s\n", what, problem, status.to_string().c_str());
+  strata::fuzz::print_escaped(value);
   std::abort();
 }
 

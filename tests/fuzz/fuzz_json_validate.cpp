@@ -22,6 +22,8 @@
 
 #include <strata/session/event.h>
 
+#include "fuzz_util.h"
+
 namespace {
 
 // Deepest bracket nesting outside string literals. For any prefix that validate_json has
@@ -68,15 +70,7 @@ bool nlohmann_number_overflow(std::string_view text) {
 [[noreturn]] void disagree(const char* what, std::string_view text, const std::string& detail) {
   std::fprintf(stderr, "validate_json disagrees with RFC 8259 (nlohmann): %s\n  strata: %s\n",
                what, detail.c_str());
-  std::fprintf(stderr, "  input (%zu bytes): \"", text.size());
-  for (unsigned char c : text) {
-    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-      std::fputc(c, stderr);
-    } else {
-      std::fprintf(stderr, "\\x%02x", c);
-    }
-  }
-  std::fprintf(stderr, "\"\n");
+  strata::fuzz::print_escaped(text);
   std::abort();
 }
 
