@@ -457,8 +457,8 @@ class SqliteStore final : public SessionStore {
     };
     static const char* const kReaderSql[kReaderCount] = {
         "SELECT sid, head, trimmed_through FROM sessions WHERE id=?1",
-        "SELECT off, type, producer, run_id, parent_run_id, message_id, payload, ts FROM events "
-        "WHERE sid=?1 AND off>?2 ORDER BY off LIMIT ?3",
+        ("SELECT off, type, producer, run_id, parent_run_id, message_id, payload, ts FROM events "
+         "WHERE sid=?1 AND off>?2 ORDER BY off LIMIT ?3"),
         "SELECT id FROM sessions ORDER BY id",
     };
     writer_stmts_.resize(kWriterCount);
