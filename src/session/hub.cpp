@@ -67,8 +67,6 @@ Status validate_reserved(const EventDraft& d) {
   return {};
 }
 
-}  // namespace
-
 Status validate_draft(const EventDraft& d) {
   STRATA_RETURN_IF_ERROR(validate_event_type(d.type));
   if (!d.run_id.empty()) STRATA_RETURN_IF_ERROR(validate_name("run id", d.run_id));
@@ -79,6 +77,8 @@ Status validate_draft(const EventDraft& d) {
   STRATA_RETURN_IF_ERROR(validate_reserved(d));
   return validate_json(d.payload);
 }
+
+}  // namespace
 
 HubImpl::HubImpl(HubOptions options) : options_(std::move(options)) {
   executor_ = options_.executor ? options_.executor

@@ -57,7 +57,6 @@ class HubImpl final : public Hub {
   void flush() override;
 
   // Used by runs.
-  const HubOptions& options() const { return options_; }
   Clock& clock() const { return *options_.clock; }
   SessionStore& store() const { return *options_.store; }
   // Validates drafts and turns them into events stamped with producer and time.
@@ -121,8 +120,5 @@ class HubImpl final : public Hub {
   bool maintenance_stopping_ = false;
   std::thread maintenance_thread_;
 };
-
-// Validates an application or system draft; shared by Hub::append and runs.
-Status validate_draft(const EventDraft& draft);
 
 }  // namespace strata::session::detail
