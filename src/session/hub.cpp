@@ -22,7 +22,7 @@ Result<std::unique_ptr<Hub>> Hub::open(HubOptions options) {
   if (options.max_commit_group == 0) return invalid_argument_error("max_commit_group is 0");
   if (options.subscriber_buffer == 0) return invalid_argument_error("subscriber_buffer is 0");
   if (options.max_event_bytes == 0) return invalid_argument_error("max_event_bytes is 0");
-  constexpr auto kMaxLease = std::chrono::hours(24 * 366);
+  using detail::kMaxLease;
   if (options.run_lease.count() <= 0 || options.presence_lease.count() <= 0 ||
       options.run_lease > kMaxLease || options.presence_lease > kMaxLease) {
     return invalid_argument_error("run_lease and presence_lease must be between 1 ms and 366 days");
@@ -261,9 +261,13 @@ void HubImpl::enqueue(std::string_view session, std::vector<Event> events,
     fail_early(done, on_executor, made.status());
     return;
   }
-  PendingAppend& pending = *made;
-  pending.done = std::move(done);
-  pending.on_executor = on_executor;
+  made->done = std::move(done);
+  made->on_executor = on_executor;
+  submit(std::move(*made));
+}
+
+void HubImpl::submit(PendingAppend pending) {
+  const bool on_executor = pending.on_executor;
   bool wake = false;
   {
     std::unique_lock lock(queue_mu_);
@@ -291,6 +295,10 @@ Result<AppendResult> HubImpl::append_built(const std::string& session, std::vect
   // Fast path: when nothing is queued or being committed, the caller commits its own append
   // (no hand-off to the commit thread and back). Order is kept: committing_ admits one
   // committer at a time, and only when the queue is empty.
+  // The session is looked up (and loaded if need be) before taking the lead, so a slow load
+  // never holds up other committers.
+  auto made = make_pending(session, std::move(events), options);
+  if (!made.ok()) return made.status();
   bool lead = false;
   {
     std::lock_guard lock(queue_mu_);
@@ -302,15 +310,10 @@ Result<AppendResult> HubImpl::append_built(const std::string& session, std::vect
   }
   if (lead) {
     std::optional<Result<AppendResult>> outcome;
-    auto made = make_pending(session, std::move(events), options);
-    if (made.ok()) {
-      made->done = [&outcome](Result<AppendResult> r) { outcome.emplace(std::move(r)); };
-      std::vector<PendingAppend> group;
-      group.push_back(std::move(*made));
-      commit_group(group);
-    } else {
-      outcome.emplace(made.status());
-    }
+    made->done = [&outcome](Result<AppendResult> r) { outcome.emplace(std::move(r)); };
+    std::vector<PendingAppend> group;
+    group.push_back(std::move(*made));
+    commit_group(group);
     bool wake = false;
     {
       std::lock_guard lock(queue_mu_);
@@ -324,9 +327,8 @@ Result<AppendResult> HubImpl::append_built(const std::string& session, std::vect
   }
   std::promise<Result<AppendResult>> promise;
   auto future = promise.get_future();
-  enqueue(session, std::move(events), options,
-          [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); },
-          /*on_executor=*/false);
+  made->done = [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); };
+  submit(std::move(*made));
   return future.get();
 }
 

@@ -25,9 +25,6 @@ Status check_json_object(std::string_view field, std::string_view text) {
   return {};
 }
 
-// Leases longer than this are refused (and keep `now + lease` far from overflow).
-constexpr std::chrono::milliseconds kMaxLease = std::chrono::hours(24 * 366);
-
 Status check_lease(std::string_view what, std::chrono::milliseconds lease) {
   if (lease.count() < 0 || lease > kMaxLease) {
     return invalid_argument_error(std::string(what) + " must be between 0 and 366 days");

@@ -16,6 +16,9 @@
 
 namespace strata::session::detail {
 
+// The longest run or presence lease accepted (keeps `now + lease` far from overflow).
+inline constexpr std::chrono::milliseconds kMaxLease = std::chrono::hours(24 * 366);
+
 // Producer id strata uses for events it writes itself (agent-lost, presence expiry).
 inline constexpr std::string_view kSystemProducer = "strata";
 
@@ -82,6 +85,9 @@ class HubImpl final : public Hub {
 
   void enqueue(std::string_view session, std::vector<Event> events, const AppendOptions& options,
                std::function<void(Result<AppendResult>)> done, bool on_executor);
+  // Queues an append for the commit thread (or fails it at once when the hub is stopping or
+  // the queue is full).
+  void submit(PendingAppend pending);
   Result<PendingAppend> make_pending(std::string_view session, std::vector<Event> events,
                                      const AppendOptions& options);
   // Writes a group to the store, publishes it and completes its appends. REQUIRES: the
