@@ -92,6 +92,18 @@ struct MessageSpan {
   friend bool operator==(const MessageSpan&, const MessageSpan&) = default;
 };
 
+// Where a hub follows one session in a shared store: the events after `after`.
+struct TailCursor {
+  std::string session{};
+  Offset after = 0;
+};
+
+// New events of one session, in offset order.
+struct TailBatch {
+  std::string session{};
+  std::vector<Event> events{};
+};
+
 // A leased, short-lived entry: presence of a client, the lease of an agent's run.
 struct LeasedEntry {
   std::string key{};
@@ -149,6 +161,26 @@ class SessionStore {
                                      std::string_view key) = 0;
   virtual Result<std::vector<LeasedEntry>> list_leased(std::string_view session,
                                                        std::string_view kind) = 0;
+
+  // --- Shared stores (several hubs, on several nodes, write the same sessions) ---
+  //
+  // A shared store (Redis) returns true. The hub then learns of every event — its own and
+  // those other hubs wrote — by following the store with wait_for_events, and publishes
+  // events to subscribers only in the order the store returns them. Default: false.
+  [[nodiscard]] virtual bool shared() const noexcept { return false; }
+  // Blocks until some cursor's session has events after its offset, `timeout` passes, or
+  // interrupt_wait() is called; returns up to `max_events` events per session that has new
+  // ones (an empty vector on timeout or interrupt). Sessions that do not exist are left out.
+  // Only one thread calls it at a time. Default: kUnimplemented.
+  virtual Result<std::vector<TailBatch>> wait_for_events(std::span<const TailCursor> cursors,
+                                                         std::chrono::milliseconds timeout,
+                                                         std::size_t max_events) {
+    (void)cursors, (void)timeout, (void)max_events;
+    return Status(StatusCode::kUnimplemented, "wait_for_events: not a shared store");
+  }
+  // Makes a wait_for_events call in progress (or the next one) return early. Safe from any
+  // thread. Default: does nothing.
+  virtual void interrupt_wait() {}
 };
 
 // A store that keeps everything in memory: fast, nothing persisted. Each instance has its
