@@ -1,11 +1,12 @@
 # Install rules and the CMake package: find_package(strata) gives strata::strata (the
-# library) and strata::asio (the adapter that runs strata callbacks on an asio::io_context).
+# library), strata::asio (the adapter that runs strata callbacks on an asio::io_context) and
+# strata::net (the WebSocket/SSE/HTTP server, protocol handlers and client).
 include(GNUInstallDirs)
 include(CMakePackageConfigHelpers)
 
 set(STRATA_CMAKE_DIR "${CMAKE_INSTALL_LIBDIR}/cmake/strata")
 
-install(TARGETS strata strata_asio
+install(TARGETS strata strata_asio strata_net
   EXPORT strataTargets
   ARCHIVE DESTINATION ${CMAKE_INSTALL_LIBDIR}
   LIBRARY DESTINATION ${CMAKE_INSTALL_LIBDIR}

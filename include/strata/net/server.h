@@ -1,0 +1,97 @@
+// strata/net/server.h — serve a Hub's sessions over WebSocket, SSE and HTTP on one port.
+//
+//   auto hub = strata::session::Hub::open({.database_path = "chat.db"}).value();
+//   strata::net::ServerOptions options;
+//   options.port = 8080;                       // 0 picks a free port
+//   auto server = strata::net::Server::start(*hub, options).value();
+//   std::printf("listening on %u\n", server->port());
+//   ...
+//   server->shutdown();                        // clients are told to reconnect and resume
+//
+// The server runs on its own threads, or on a host's asio::io_context
+// (strata/net/asio_server.h). Protocol: docs/protocol.md.
+//
+// Hardening: limits on request headers, bodies, WebSocket messages, connections and each
+// connection's send queue; header and idle timeouts (slowloris); UTF-8 validation of text
+// frames; RFC 6455 close codes. A slow client never holds up others: its subscriptions pause
+// and later resume from the store.
+//
+// Thread safety: Server methods are safe from any thread.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <strata/net/handler.h>
+#include <strata/status.h>
+
+namespace strata::session {
+class Hub;
+}
+
+namespace strata::net {
+
+struct TlsOptions {
+  // PEM files. When both are set the server speaks only TLS (https / wss).
+  std::string certificate_chain_file{};
+  std::string private_key_file{};
+};
+
+struct ServerOptions {
+  // Address to bind. Default: loopback only.
+  std::string host = "127.0.0.1";
+  // Default: 0 — the system picks a free port; Server::port() tells which.
+  std::uint16_t port = 0;
+  // I/O threads when the server runs on its own. Default: 1.
+  std::size_t threads = 1;
+  // Protocol handler settings: auth, body and queue limits, heartbeats.
+  HandlerOptions handler{};
+  // Connections beyond this are refused (HTTP 503 then close). Default: 20000.
+  std::size_t max_connections = 20000;
+  // Request line plus headers. Default: 16 KiB (larger: 431).
+  std::size_t max_header_bytes = 16 * 1024;
+  // A request whose headers take longer than this is closed with 408 (slowloris).
+  // Default: 10 s.
+  std::chrono::milliseconds header_timeout{10000};
+  // A keep-alive HTTP connection idle this long is closed. Default: 60 s.
+  std::chrono::milliseconds idle_timeout{60000};
+  // WebSocket ping interval (a client that does not answer within two intervals is closed).
+  // Default: 30 s.
+  std::chrono::milliseconds websocket_ping_interval{30000};
+  // Optional: serve files under this directory for GET requests outside /v1 (the demo page).
+  std::string static_root{};
+  // Optional TLS.
+  TlsOptions tls{};
+};
+
+struct ServerStats {
+  std::uint64_t connections_open = 0;
+  std::uint64_t connections_total = 0;
+  std::uint64_t connections_refused = 0;
+  std::uint64_t websocket_open = 0;
+  std::uint64_t event_streams_open = 0;
+  std::uint64_t protocol_errors = 0;  // malformed requests or frames
+};
+
+class Server {
+ public:
+  // Binds and starts serving on `options.threads` threads of its own.
+  // Errors: kInvalidArgument (options), kUnavailable (bind failed: the message says why).
+  static Result<std::unique_ptr<Server>> start(session::Hub& hub, ServerOptions options);
+
+  // Stops the server as shutdown() does.
+  virtual ~Server() = default;
+
+  // The bound port.
+  [[nodiscard]] virtual std::uint16_t port() const = 0;
+  [[nodiscard]] virtual ServerStats stats() const = 0;
+  // Stops accepting; tells every WebSocket (1012) and SSE client (`strata.closed`) to
+  // reconnect and resume; finishes in-flight writes for up to `grace`; closes the rest.
+  // Idempotent.
+  virtual void shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(2000)) = 0;
+};
+
+}  // namespace strata::net

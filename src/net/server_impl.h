@@ -1,0 +1,51 @@
+// Server internals shared by server.cpp (connections) and server_main.cpp (lifecycle).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+
+#include <strata/net/server.h>
+
+namespace strata::net::detail {
+
+class Connection;
+
+struct ServerCore : std::enable_shared_from_this<ServerCore> {
+  ServerOptions options;
+  std::shared_ptr<ProtocolHandler> handler;
+  asio::io_context* io = nullptr;
+  std::optional<asio::ip::tcp::acceptor> acceptor;
+  std::optional<asio::steady_timer> ticker;
+
+  std::mutex mu;
+  std::condition_variable drained;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Connection>> connections;
+  std::atomic<std::uint64_t> next_id{1};
+  std::atomic<bool> stopping{false};
+
+  std::atomic<std::uint64_t> connections_open{0};
+  std::atomic<std::uint64_t> connections_total{0};
+  std::atomic<std::uint64_t> connections_refused{0};
+  std::atomic<std::uint64_t> websocket_open{0};
+  std::atomic<std::uint64_t> event_streams_open{0};
+  std::atomic<std::uint64_t> protocol_errors{0};
+
+  void accept();
+  void schedule_tick();
+  void forget(std::uint64_t id, bool websocket, bool event_stream);
+  std::vector<std::shared_ptr<Connection>> live_connections();
+  // Graceful: tell streams to reconnect and resume; idle HTTP connections close.
+  void restart_all();
+  void close_all();
+};
+
+}  // namespace strata::net::detail

@@ -1,0 +1,128 @@
+// Server lifecycle: bind, threads, shutdown.
+#include <strata/net/server.h>
+
+#include <future>
+#include <thread>
+
+#include <asio/io_context.hpp>
+#include <asio/ip/address.hpp>
+#include <asio/post.hpp>
+
+#include <strata/session/hub.h>
+
+#include "net/server_impl.h"
+
+namespace strata::net {
+namespace {
+
+using asio::ip::tcp;
+
+class ServerImpl final : public Server {
+ public:
+  ~ServerImpl() override { shutdown(std::chrono::milliseconds(2000)); }
+
+  Status start(session::Hub& hub, ServerOptions options, asio::io_context* external) {
+    if (options.threads == 0) options.threads = 1;
+    if (!options.tls.certificate_chain_file.empty() || !options.tls.private_key_file.empty()) {
+      return unimplemented_error("TLS is not built into this server yet; terminate TLS in front of it");
+    }
+    auto handler = ProtocolHandler::create(hub, options.handler);
+    if (!handler.ok()) return handler.status();
+    core_->handler = std::move(*handler);
+    core_->options = std::move(options);
+    if (external) {
+      core_->io = external;
+    } else {
+      owned_io_.emplace(static_cast<int>(core_->options.threads));
+      core_->io = &*owned_io_;
+    }
+    std::error_code ec;
+    auto address = asio::ip::make_address(core_->options.host, ec);
+    if (ec) return invalid_argument_error("ServerOptions.host \"" + core_->options.host + "\" is not an IP address");
+    tcp::endpoint endpoint(address, core_->options.port);
+    core_->acceptor.emplace(*core_->io);
+    core_->acceptor->open(endpoint.protocol(), ec);
+    if (!ec) core_->acceptor->set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) core_->acceptor->bind(endpoint, ec);
+    if (!ec) core_->acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      return unavailable_error("cannot listen on " + core_->options.host + ":" +
+                               std::to_string(core_->options.port) + ": " + ec.message());
+    }
+    port_ = core_->acceptor->local_endpoint().port();
+    core_->ticker.emplace(*core_->io);
+    asio::post(*core_->io, [core = core_] {
+      core->accept();
+      core->schedule_tick();
+    });
+    if (owned_io_) {
+      for (std::size_t i = 0; i < core_->options.threads; ++i) {
+        threads_.emplace_back([this] { owned_io_->run(); });
+      }
+    }
+    return ok_status();
+  }
+
+  std::uint16_t port() const override { return port_; }
+
+  ServerStats stats() const override {
+    ServerStats s;
+    s.connections_open = core_->connections_open.load();
+    s.connections_total = core_->connections_total.load();
+    s.connections_refused = core_->connections_refused.load();
+    s.websocket_open = core_->websocket_open.load();
+    s.event_streams_open = core_->event_streams_open.load();
+    s.protocol_errors = core_->protocol_errors.load();
+    return s;
+  }
+
+  void shutdown(std::chrono::milliseconds grace) override {
+    std::lock_guard once(shutdown_mu_);
+    if (done_) return;
+    done_ = true;
+    if (!core_->io) return;
+    core_->stopping.store(true);
+    // The acceptor and ticker belong to the I/O threads: stop them there.
+    auto stopped = std::make_shared<std::promise<void>>();
+    asio::post(*core_->io, [core = core_, stopped] {
+      std::error_code ignored;
+      if (core->acceptor) core->acceptor->close(ignored);
+      if (core->ticker) core->ticker->cancel();
+      core->restart_all();
+      stopped->set_value();
+    });
+    stopped->get_future().wait_for(grace);
+    {
+      std::unique_lock lock(core_->mu);
+      core_->drained.wait_for(lock, grace, [this] { return core_->connections.empty(); });
+    }
+    core_->close_all();
+    {
+      std::unique_lock lock(core_->mu);
+      core_->drained.wait_for(lock, std::chrono::milliseconds(500), [this] { return core_->connections.empty(); });
+    }
+    if (owned_io_) {
+      owned_io_->stop();
+      for (auto& t : threads_) t.join();
+      threads_.clear();
+    }
+  }
+
+ private:
+  std::shared_ptr<detail::ServerCore> core_ = std::make_shared<detail::ServerCore>();
+  std::optional<asio::io_context> owned_io_;
+  std::vector<std::thread> threads_;
+  std::uint16_t port_ = 0;
+  std::mutex shutdown_mu_;
+  bool done_ = false;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Server>> Server::start(session::Hub& hub, ServerOptions options) {
+  auto server = std::make_unique<ServerImpl>();
+  STRATA_RETURN_IF_ERROR(server->start(hub, std::move(options), nullptr));
+  return std::unique_ptr<Server>(std::move(server));
+}
+
+}  // namespace strata::net
