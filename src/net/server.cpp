@@ -24,6 +24,7 @@
 
 #include "net/http_parser.h"
 #include "net/server_impl.h"
+#include "net/stream.h"
 #include "net/websocket.h"
 #include "net/wire.h"
 
@@ -87,9 +88,9 @@ class ConnectionSink final : public OutputSink {
 
 class Connection final : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(std::shared_ptr<ServerCore> core, tcp::socket socket, std::uint64_t id)
+  Connection(std::shared_ptr<ServerCore> core, std::unique_ptr<Stream> stream, std::uint64_t id)
       : core_(std::move(core)),
-        socket_(std::move(socket)),
+        stream_(std::move(stream)),
         strand_(asio::make_strand(core_->io->get_executor())),
         id_(id),
         parser_(HttpLimits{core_->options.max_header_bytes, core_->options.handler.max_body_bytes}),
@@ -97,7 +98,11 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
   void start() {
     sink_ = std::make_shared<ConnectionSink>(weak_from_this(), core_->options.handler.max_send_queue_bytes);
-    asio::post(strand_, [self = shared_from_this()] { self->read(); });
+    // TLS handshakes (or, for plain TCP, nothing) before the first read.
+    stream_->start(strand_, [self = shared_from_this()](std::error_code ec) {
+      if (ec) return self->finish();
+      self->read();
+    });
   }
 
   // Strand: drain the sink.
@@ -112,8 +117,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     std::vector<asio::const_buffer> gather;
     gather.reserve(buffers->size());
     for (const auto& b : *buffers) gather.emplace_back(asio::buffer(b));
-    asio::async_write(socket_, gather,
-                      asio::bind_executor(strand_, [self = shared_from_this(), buffers](
+    stream_->write(strand_, std::move(gather), [self = shared_from_this(), buffers](
                                                        std::error_code ec, std::size_t n) {
                         self->sink_->wrote(n);
                         if (ec) return self->finish();
@@ -126,7 +130,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
                           self->channel_->on_writable();
                         }
                         self->write();
-                      }));
+                      });
   }
 
   // Strand: a close was requested through the sink (after queued data is written).
@@ -180,9 +184,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     if (socket_closed_) return;
     socket_closed_ = true;
     if (channel_) channel_->close();
-    std::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    stream_->close();
     core_->forget(id_, mode_ == Mode::kWebSocket, mode_ == Mode::kEventStream);
   }
 
@@ -195,14 +197,14 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   void read() {
     if (socket_closed_) return;
     if (!buffer_) buffer_ = std::make_unique<char[]>(kReadBufferBytes);
-    socket_.async_read_some(
-        asio::buffer(buffer_.get(), kReadBufferBytes),
-        asio::bind_executor(strand_, [self = shared_from_this()](std::error_code ec, std::size_t n) {
+    stream_->read_some(
+        strand_, asio::buffer(buffer_.get(), kReadBufferBytes),
+        [self = shared_from_this()](std::error_code ec, std::size_t n) {
           if (ec) return self->finish();
           self->last_activity_ = Clock::now();
           self->consume(std::string_view(self->buffer_.get(), n));
           if (!self->socket_closed_ && !self->close_after_write_) self->read();
-        }));
+        });
   }
 
   void consume(std::string_view data) {
@@ -403,7 +405,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   }
 
   const std::shared_ptr<ServerCore> core_;
-  tcp::socket socket_;
+  std::unique_ptr<Stream> stream_;
   asio::strand<asio::io_context::executor_type> strand_;
   const std::uint64_t id_;
   std::shared_ptr<ConnectionSink> sink_;
@@ -537,7 +539,9 @@ void ServerCore::accept() {
                            std::error_code ignored;
                            socket.set_option(tcp::no_delay(true), ignored);
                            auto id = next_id.fetch_add(1);
-                           auto connection = std::make_shared<Connection>(self, std::move(socket), id);
+                           auto stream = tls ? make_tls_stream(std::move(socket), *tls)
+                                             : make_plain_stream(std::move(socket));
+                           auto connection = std::make_shared<Connection>(self, std::move(stream), id);
                            {
                              std::lock_guard lock(mu);
                              connections.emplace(id, connection);

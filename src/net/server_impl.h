@@ -15,6 +15,10 @@
 
 #include <strata/net/server.h>
 
+namespace asio::ssl {
+class context;
+}
+
 namespace strata::net::detail {
 
 class Connection;
@@ -25,6 +29,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   asio::io_context* io = nullptr;
   std::optional<asio::ip::tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> ticker;
+  std::shared_ptr<asio::ssl::context> tls;  // set when serving TLS only
 
   std::mutex mu;
   std::condition_variable drained;

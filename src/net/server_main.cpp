@@ -12,6 +12,7 @@
 #include <strata/session/hub.h>
 
 #include "net/server_impl.h"
+#include "net/stream.h"
 
 namespace strata::net {
 namespace {
@@ -25,7 +26,13 @@ class ServerImpl final : public Server {
   Status start(session::Hub& hub, ServerOptions options, asio::io_context* external) {
     if (options.threads == 0) options.threads = 1;
     if (!options.tls.certificate_chain_file.empty() || !options.tls.private_key_file.empty()) {
-      return unimplemented_error("TLS is not built into this server yet; terminate TLS in front of it");
+      if (options.tls.certificate_chain_file.empty() || options.tls.private_key_file.empty()) {
+        return invalid_argument_error("TLS needs both a certificate chain file and a private key file");
+      }
+      std::string error;
+      core_->tls = detail::make_server_tls_context(options.tls.certificate_chain_file,
+                                                   options.tls.private_key_file, error);
+      if (!core_->tls) return invalid_argument_error(error);
     }
     auto handler = ProtocolHandler::create(hub, options.handler);
     if (!handler.ok()) return handler.status();
