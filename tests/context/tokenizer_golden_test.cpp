@@ -278,7 +278,7 @@ TEST_CASE("special tokens are counted as the text they are", "[tokenizer]") {
 TEST_CASE("huge inputs: megabytes, and pieces of 256 KiB", "[tokenizer]") {
   std::string corpus;
   for (const auto& [path, content] : strata_sources()) corpus += content;
-  while (corpus.size() < (std::size_t{4} << 20)) corpus += corpus;
+  while (corpus.size() < (std::size_t{2} << 20)) corpus += corpus;
   const std::string letters = [] {
     std::string text;
     std::mt19937 random(5);

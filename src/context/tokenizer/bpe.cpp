@@ -1,10 +1,9 @@
 #include "context/tokenizer/bpe.h"
 
+#include <algorithm>
 #include <array>
+#include <limits>
 #include <cstdint>
-#include <functional>
-#include <queue>
-#include <tuple>
 #include <utility>
 
 #include "context/tokenizer/pretokenize.h"
@@ -44,35 +43,63 @@ void merge_scan(const RankTable& ranks, std::string_view piece, Emit&& emit) {
 }
 
 // The same merge order with a min-heap of candidate pairs and a linked list of parts.
-template <typename Emit>
-void merge_heap(const RankTable& ranks, std::string_view piece, Emit&& emit) {
-  const std::size_t n = piece.size();
-  constexpr std::size_t kDead = static_cast<std::size_t>(-1);
-  std::vector<std::size_t> next(n);  // part starting at i ends at next[i]; kDead: not a start
-  std::vector<std::size_t> prev(n);  // start of the part before the one starting at i
-  for (std::size_t i = 0; i < n; ++i) {
+// Index is the type of byte positions within the piece (32 bits unless the piece is huge).
+template <typename Index, typename Emit>
+void merge_heap_with(const RankTable& ranks, std::string_view piece, Emit&& emit) {
+  const Index n = static_cast<Index>(piece.size());
+  constexpr Index kDead = static_cast<Index>(-1);
+  std::vector<Index> next(n);  // part starting at i ends at next[i]; kDead: not a part start
+  std::vector<Index> prev(n);  // start of the part before the one starting at i
+  for (Index i = 0; i < n; ++i) {
     next[i] = i + 1;
     prev[i] = i == 0 ? kDead : i - 1;
   }
-  // (rank, left start, right start, right end): the leftmost lowest rank pops first.
-  using Candidate = std::tuple<Token, std::size_t, std::size_t, std::size_t>;
-  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
-  const auto push = [&](std::size_t left, std::size_t right, std::size_t end) {
-    const Token rank = ranks.rank(piece.substr(left, end - left));
-    if (rank != kNoRank) heap.emplace(rank, left, right, end);
+  // Candidate: parts [left, right) and [right, end) join into a token of rank `rank`.
+  struct Candidate {
+    Token rank;
+    Index left;
+    Index right;
+    Index end;
   };
-  for (std::size_t i = 0; i + 1 < n; ++i) push(i, i + 1, i + 2);
-  while (!heap.empty()) {
-    const auto [rank, left, right, end] = heap.top();
-    heap.pop();
-    if (next[left] != right || next[right] != end) continue;  // a part changed since
-    next[left] = end;
-    next[right] = kDead;
-    if (end < n) prev[end] = left;
-    if (prev[left] != kDead) push(prev[left], left, end);
-    if (end < n) push(left, end, next[end]);
+  // A min-heap on (rank, left): the leftmost lowest rank pops first.
+  const auto later = [](const Candidate& a, const Candidate& b) {
+    return a.rank != b.rank ? a.rank > b.rank : a.left > b.left;
+  };
+  std::vector<Candidate> heap;
+  heap.reserve(n);
+  const auto push = [&](Index left, Index right, Index end) {
+    const Token rank = ranks.rank(piece.substr(left, end - left));
+    if (rank == kNoRank) return;
+    heap.push_back(Candidate{rank, left, right, end});
+    std::push_heap(heap.begin(), heap.end(), later);
+  };
+  for (Index i = 0; i + 1 < n; ++i) {
+    const Token rank = ranks.rank(piece.substr(i, 2));
+    if (rank != kNoRank) heap.push_back(Candidate{rank, i, static_cast<Index>(i + 1),
+                                                  static_cast<Index>(i + 2)});
   }
-  for (std::size_t i = 0; i < n; i = next[i]) emit(ranks.rank(piece.substr(i, next[i] - i)));
+  std::make_heap(heap.begin(), heap.end(), later);
+  while (!heap.empty()) {
+    std::pop_heap(heap.begin(), heap.end(), later);
+    const Candidate top = heap.back();
+    heap.pop_back();
+    if (next[top.left] != top.right || next[top.right] != top.end) continue;  // stale
+    next[top.left] = top.end;
+    next[top.right] = kDead;
+    if (top.end < n) prev[top.end] = top.left;
+    if (prev[top.left] != kDead) push(prev[top.left], top.left, top.end);
+    if (top.end < n) push(top.left, top.end, next[top.end]);
+  }
+  for (Index i = 0; i < n; i = next[i]) emit(ranks.rank(piece.substr(i, next[i] - i)));
+}
+
+template <typename Emit>
+void merge_heap(const RankTable& ranks, std::string_view piece, Emit&& emit) {
+  if (piece.size() < std::numeric_limits<std::uint32_t>::max()) {
+    merge_heap_with<std::uint32_t>(ranks, piece, emit);
+  } else {
+    merge_heap_with<std::size_t>(ranks, piece, emit);
+  }
 }
 
 template <typename Emit>
