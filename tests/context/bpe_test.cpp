@@ -73,7 +73,7 @@ strata::Result<ctx::RankTable> parse(std::string_view content, std::size_t expec
 
 }  // namespace
 
-TEST_CASE("cl100k pre-tokenization splits like its pattern", "[context][bpe]") {
+TEST_CASE("bpe: cl100k pre-tokenization splits like its pattern", "[context][bpe]") {
   using V = std::vector<std::string>;
   const Encoding e = Encoding::kCl100kBase;
   CHECK(pieces("Hello world", e) == V{"Hello", " world"});
@@ -94,7 +94,7 @@ TEST_CASE("cl100k pre-tokenization splits like its pattern", "[context][bpe]") {
   CHECK(pieces("a\xc2\xa0\xc2\xa0!", e) == V{"a", "\xc2\xa0", "\xc2\xa0", "!"});
 }
 
-TEST_CASE("o200k pre-tokenization splits like its pattern", "[context][bpe]") {
+TEST_CASE("bpe: o200k pre-tokenization splits like its pattern", "[context][bpe]") {
   using V = std::vector<std::string>;
   const Encoding e = Encoding::kO200kBase;
   CHECK(pieces("helloWorld HTTPServer ABC", e) == V{"hello", "World", " HTTPServer", " ABC"});
@@ -108,7 +108,7 @@ TEST_CASE("o200k pre-tokenization splits like its pattern", "[context][bpe]") {
   CHECK(pieces("E\xcc\x81" "cole", e) == V{"E\xcc\x81" "cole"});
 }
 
-TEST_CASE("pre-tokenization tiles any bytes, invalid UTF-8 included", "[context][bpe]") {
+TEST_CASE("bpe: pre-tokenization tiles any bytes, invalid UTF-8 included", "[context][bpe]") {
   std::mt19937 random(7);
   for (int round = 0; round < 2000; ++round) {
     std::string text(random() % 40, '\0');
@@ -127,7 +127,7 @@ TEST_CASE("pre-tokenization tiles any bytes, invalid UTF-8 included", "[context]
   CHECK(pieces("x\xe2\x82", Encoding::kO200kBase) == V{"x", "\xe2\x82"});
 }
 
-TEST_CASE("BPE merges the lowest rank first, leftmost on ties", "[context][bpe]") {
+TEST_CASE("bpe: BPE merges the lowest rank first, leftmost on ties", "[context][bpe]") {
   // ranks: 256 "aa", 257 "bc", 258 "ab", 259 "abc"
   const ctx::RankTable table = small_table({"aa", "bc", "ab", "abc"});
   auto tokenizer = ctx::make_bpe_tokenizer("small", Encoding::kCl100kBase, small_table(
@@ -148,7 +148,7 @@ TEST_CASE("BPE merges the lowest rank first, leftmost on ties", "[context][bpe]"
   CHECK(out == std::vector<Token>{'x', 259, 'x', 256, 'a'});
 }
 
-TEST_CASE("the scan and the heap merge identically", "[context][bpe]") {
+TEST_CASE("bpe: the scan and the heap merge identically", "[context][bpe]") {
   const ctx::RankTable table = small_table({"ab", "ba", "aa", "abb", "bab", "abab", "bb",
                                             "bba", "aab", "ca", "cab", "ababab"});
   std::mt19937 random(11);
@@ -166,7 +166,7 @@ TEST_CASE("the scan and the heap merge identically", "[context][bpe]") {
   }
 }
 
-TEST_CASE("BPE round-trips any bytes", "[context][bpe]") {
+TEST_CASE("bpe: BPE round-trips any bytes", "[context][bpe]") {
   auto tokenizer = ctx::make_bpe_tokenizer("small", Encoding::kO200kBase,
                                            small_table({"\xff\xff", "\xc3\xa9", "ab", " a"}));
   std::mt19937 random(3);
@@ -181,7 +181,7 @@ TEST_CASE("BPE round-trips any bytes", "[context][bpe]") {
   }
 }
 
-TEST_CASE("rank files: a valid file parses", "[context][bpe]") {
+TEST_CASE("bpe: rank files: a valid file parses", "[context][bpe]") {
   auto table = parse(rank_file({"ab", "abc"}));
   REQUIRE(table.ok());
   CHECK(table->size() == 258);
@@ -199,7 +199,7 @@ TEST_CASE("rank files: a valid file parses", "[context][bpe]") {
   CHECK(parse(crlf).ok());
 }
 
-TEST_CASE("rank files: malformed content is DATA_LOSS naming the line", "[context][bpe]") {
+TEST_CASE("bpe: rank files: malformed content is DATA_LOSS naming the line", "[context][bpe]") {
   const auto expect_error = [](const std::string& content, const std::string& part) {
     auto table = parse(content);
     INFO(content.substr(content.size() > 60 ? content.size() - 60 : 0));
@@ -234,7 +234,7 @@ TEST_CASE("rank files: malformed content is DATA_LOSS naming the line", "[contex
   expect_error(no_newline_byte, "no token for the single byte 0x0A");
 }
 
-TEST_CASE("rank files: the wrong size is INVALID_ARGUMENT", "[context][bpe]") {
+TEST_CASE("bpe: rank files: the wrong size is INVALID_ARGUMENT", "[context][bpe]") {
   auto table = parse(rank_file({"ab"}), ctx::expected_token_count(Encoding::kCl100kBase));
   REQUIRE_FALSE(table.ok());
   CHECK(table.status().code() == StatusCode::kInvalidArgument);
@@ -242,7 +242,7 @@ TEST_CASE("rank files: the wrong size is INVALID_ARGUMENT", "[context][bpe]") {
         std::string::npos);
 }
 
-TEST_CASE("load_tiktoken: missing and unreadable files", "[context][bpe]") {
+TEST_CASE("bpe: load_tiktoken: missing and unreadable files", "[context][bpe]") {
   auto missing = ctx::load_tiktoken("/nonexistent/strata/cl100k_base.tiktoken",
                                     Encoding::kCl100kBase);
   REQUIRE_FALSE(missing.ok());

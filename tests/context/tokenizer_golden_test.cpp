@@ -187,7 +187,7 @@ std::vector<std::vector<Token>> gpt_tokenizer_encode(Encoding encoding,
 
 }  // namespace
 
-TEST_CASE("golden vectors: cl100k_base and o200k_base match gpt-tokenizer's TestPlans",
+TEST_CASE("tokenizer: golden vectors: cl100k_base and o200k_base match gpt-tokenizer's TestPlans",
           "[tokenizer]") {
   const auto plans = load_test_plans();
   std::size_t checked = 0;
@@ -209,7 +209,7 @@ TEST_CASE("golden vectors: cl100k_base and o200k_base match gpt-tokenizer's Test
   CHECK(checked == 64 + 57);
 }
 
-TEST_CASE("differential: random mixed text encodes exactly as gpt-tokenizer does",
+TEST_CASE("tokenizer: differential: random mixed text encodes exactly as gpt-tokenizer does",
           "[tokenizer]") {
   std::mt19937 random(20261126);
   std::vector<std::string> samples;
@@ -230,7 +230,7 @@ TEST_CASE("differential: random mixed text encodes exactly as gpt-tokenizer does
   }
 }
 
-TEST_CASE("differential: strata's own sources count exactly as gpt-tokenizer does",
+TEST_CASE("tokenizer: differential: strata's own sources count exactly as gpt-tokenizer does",
           "[tokenizer]") {
   std::vector<std::string> samples;
   for (const auto& [path, content] : strata_sources()) samples.push_back(content);
@@ -245,7 +245,7 @@ TEST_CASE("differential: strata's own sources count exactly as gpt-tokenizer doe
   }
 }
 
-TEST_CASE("a rank file of the other encoding is INVALID_ARGUMENT", "[tokenizer]") {
+TEST_CASE("tokenizer: a rank file of the other encoding is INVALID_ARGUMENT", "[tokenizer]") {
   for (Encoding encoding : kEncodings) {
     const Encoding other =
         encoding == Encoding::kO200kBase ? Encoding::kCl100kBase : Encoding::kO200kBase;
@@ -257,7 +257,7 @@ TEST_CASE("a rank file of the other encoding is INVALID_ARGUMENT", "[tokenizer]"
   }
 }
 
-TEST_CASE("special tokens are counted as the text they are", "[tokenizer]") {
+TEST_CASE("tokenizer: special tokens are counted as the text they are", "[tokenizer]") {
   for (Encoding encoding : kEncodings) {
     auto tokenizer = real_tokenizer(encoding);
     for (const char* text : {"<|endoftext|>", "a<|fim_prefix|>b<|endofprompt|>",
@@ -275,7 +275,7 @@ TEST_CASE("special tokens are counted as the text they are", "[tokenizer]") {
   }
 }
 
-TEST_CASE("huge inputs: megabytes, and pieces of 256 KiB", "[tokenizer]") {
+TEST_CASE("tokenizer: huge inputs: megabytes, and pieces of 256 KiB", "[tokenizer]") {
   std::string corpus;
   for (const auto& [path, content] : strata_sources()) corpus += content;
   while (corpus.size() < (std::size_t{2} << 20)) corpus += corpus;
@@ -301,7 +301,7 @@ TEST_CASE("huge inputs: megabytes, and pieces of 256 KiB", "[tokenizer]") {
   }
 }
 
-TEST_CASE("invalid UTF-8 round-trips through the real encodings", "[tokenizer]") {
+TEST_CASE("tokenizer: invalid UTF-8 round-trips through the real encodings", "[tokenizer]") {
   std::mt19937 random(99);
   for (Encoding encoding : kEncodings) {
     auto tokenizer = real_tokenizer(encoding);
@@ -318,7 +318,7 @@ TEST_CASE("invalid UTF-8 round-trips through the real encodings", "[tokenizer]")
   }
 }
 
-TEST_CASE("concurrent use from several threads gives the single-threaded results",
+TEST_CASE("tokenizer: concurrent use from several threads gives the single-threaded results",
           "[tokenizer]") {
   std::vector<std::string> texts;
   for (const auto& [path, content] : strata_sources()) texts.push_back(content);
@@ -344,7 +344,7 @@ TEST_CASE("concurrent use from several threads gives the single-threaded results
   }
 }
 
-TEST_CASE("the estimator never undercounts the real tokenizers", "[tokenizer]") {
+TEST_CASE("tokenizer: the estimator never undercounts the real tokenizers", "[tokenizer]") {
   auto estimate = estimate_tokenizer();
   std::vector<std::string> corpus;
   // strata's own files, whole and line by line.
