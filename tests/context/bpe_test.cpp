@@ -249,7 +249,8 @@ TEST_CASE("bpe: load_tiktoken: missing and unreadable files", "[context][bpe]") 
   CHECK(missing.status().code() == StatusCode::kNotFound);
   auto directory = ctx::load_tiktoken(std::filesystem::temp_directory_path().string(),
                                       Encoding::kCl100kBase);
-  CHECK_FALSE(directory.ok());
+  REQUIRE_FALSE(directory.ok());
+  CHECK(directory.status().code() == StatusCode::kNotFound);
   // A small valid rank file is refused for its size, naming the encoding's expectation.
   const auto path = std::filesystem::temp_directory_path() / "strata_small.tiktoken";
   {

@@ -24,7 +24,7 @@ std::uint64_t RankTable::hash(std::string_view bytes) noexcept {
     h = (h ^ word) * 0x100000001b3ULL;
   }
   std::uint64_t tail = 0;
-  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
+  if (i < bytes.size()) std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
   h = (h ^ tail) * 0x100000001b3ULL;
   h ^= h >> 32;
   h *= 0xd6e8feb86659fd93ULL;

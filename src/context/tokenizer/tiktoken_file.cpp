@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -130,6 +131,10 @@ Result<RankTable> parse_tiktoken(std::string_view content, std::size_t expected_
 
 Result<std::shared_ptr<const Tokenizer>> load_tiktoken(const std::string& path,
                                                        Encoding encoding) {
+  std::error_code ignored;
+  if (std::filesystem::is_directory(path, ignored)) {
+    return not_found_error("rank file " + path + " is a directory");
+  }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
     const int error = errno;
