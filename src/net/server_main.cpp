@@ -21,7 +21,15 @@ using asio::ip::tcp;
 
 class ServerImpl final : public Server {
  public:
-  ~ServerImpl() override { shutdown(std::chrono::milliseconds(2000)); }
+  ~ServerImpl() override {
+    shutdown(std::chrono::milliseconds(2000));
+    // The acceptor and timer must go before the io_context they are registered with (a
+    // member destroyed first), also when start() failed half-way.
+    if (owned_io_ || !running_) {
+      core_->acceptor.reset();
+      core_->ticker.reset();
+    }
+  }
 
   Status start(session::Hub& hub, ServerOptions options, asio::io_context* external) {
     if (options.threads == 0) options.threads = 1;
