@@ -3,14 +3,14 @@
 // target.
 //
 //   strata_net_bench [--quick] [--only fanout|latency|memory] [--threads N]
-//                    [--delivery-threads N] [--no-redis]
+//                    [--delivery-threads N] [--window N] [--no-redis]
 //   strata_net_bench --serve [--threads N]    # the server alone (child of the memory part)
 //
 //   1. Fan-out: a Hub (memory store) and strata::net::Server in this process; 1,000 WebSocket
 //      subscribers of one session over loopback, all served by one client thread (raw
 //      non-blocking sockets, epoll; frames are counted from their headers and the event's
 //      offset is read from a fixed position of the payload — no JSON parsing). One appender
-//      appends batches as fast as the subscribers keep up (at most `kWindow` events ahead of
+//      appends batches as fast as the subscribers keep up (at most --window events ahead of
 //      the average subscriber). Deliveries/s = events x subscribers / time until the last
 //      delivery. Target >= 1,000,000/s. Every subscriber must get every event, in order,
 //      once. Baseline: redis-server pub/sub, 1,000 RESP subscribers, one pipelining publisher
@@ -77,7 +77,8 @@ namespace {
 // ---- configuration ----------------------------------------------------------------------
 
 constexpr std::size_t kBatch = 64;                // events per append_batch / PUBLISH burst
-constexpr std::size_t kWindow = 2048;             // events the appender may run ahead
+// Events the flat-out publisher may run ahead of the average subscriber (--window).
+std::size_t g_window = 2048;
 constexpr std::size_t kMaxConnecting = 256;       // connections being set up at once
 constexpr double kFanoutTarget = 1'000'000.0;     // deliveries/s
 constexpr double kLatencyP99Target = 5e-3;        // s
@@ -651,7 +652,7 @@ struct RunResult {
   bool complete = false;
 };
 
-// Publishes as fast as the subscribers keep up (at most kWindow events ahead of the average
+// Publishes as fast as the subscribers keep up (at most --window events ahead of the average
 // subscriber) for `seconds`, then waits for every delivery.
 RunResult run_flat_out(Subscribers& subs, std::size_t n_subs, double seconds, const Publish& publish) {
   std::atomic<bool> stop{false};
@@ -661,7 +662,8 @@ RunResult run_flat_out(Subscribers& subs, std::size_t n_subs, double seconds, co
   const auto start = SteadyClock::now();
   try {
     while (seconds_since(start) < seconds) {
-      while (r.events > subs.received() / n_subs + kWindow) std::this_thread::yield();
+      // Sleep rather than spin: on 2 cores a spinning publisher takes CPU from the server.
+      while (r.events > subs.received() / n_subs + g_window) std::this_thread::sleep_for(1ms);
       publish(kBatch);
       r.events += kBatch;
     }
@@ -1165,16 +1167,19 @@ int main(int argc, char** argv) {
       only = argv[++i];
     } else if (arg == "--threads") {
       opt.server_threads = count_arg(i);
+    } else if (arg == "--window") {
+      g_window = count_arg(i);
     } else if (arg == "--delivery-threads") {
       opt.delivery_threads = count_arg(i);
     } else if (arg == "--help" || arg == "-h") {
       fmt::print(
           "usage: {} [--quick] [--only fanout|latency|memory] [--threads N] [--delivery-threads N]"
-          " [--no-redis]\n"
+          " [--window N] [--no-redis]\n"
           "  --quick             small sizes (CI smoke run)\n"
           "  --only              run one part only (for profiling)\n"
           "  --threads           server I/O threads (default 2)\n"
           "  --delivery-threads  hub delivery threads (default 1)\n"
+          "  --window            fan-out: events the publisher may run ahead (default 2048)\n"
           "  --no-redis          skip the Redis baseline\n"
           "  --serve             run only the server (used by the memory part)\n",
           argv[0]);
@@ -1237,7 +1242,7 @@ int main(int argc, char** argv) {
         "one client thread (epoll) reads every subscriber; the publisher stays at most {} events ahead of the "
         "average subscriber; time = first publish to last delivery; Redis payloads are {:.0f} B like strata's "
         "event frames",
-        kWindow, strata_f.frame_bytes));
+        g_window, strata_f.frame_bytes));
   }
   if (only.empty() || only == "latency") {
     auto& sec = section(fmt::format("2. Latency: {} events/s x {} subscribers = {} deliveries for {:.0f} s",
