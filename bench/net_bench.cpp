@@ -798,6 +798,7 @@ struct StrataFigures {
   double fanout_per_s = 0;
   double frame_bytes = 0;  // an event's WebSocket payload
   Percentiles latency;
+  Percentiles in_process;  // the same events to a Hub::subscribe callback
 };
 
 StrataFigures bench_strata(const Sizes& sizes, const Options& opt, const std::string& only) {
@@ -831,16 +832,38 @@ StrataFigures bench_strata(const Sizes& sizes, const Options& opt, const std::st
     subs.open(sizes.latency_subscribers, sizes.latency_subscribers, 30s);
     progress(fmt::format("strata latency: {} events/s to {} subscribers", sizes.latency_rate,
                          sizes.latency_subscribers));
+    // The same events to one in-process subscriber: how much of the latency is the hub's
+    // (append -> callback on the delivery thread) and how much the network path's.
+    std::vector<std::int64_t> in_process;
+    in_process.reserve(static_cast<std::size_t>(static_cast<double>(sizes.latency_rate) * sizes.latency_seconds) + 16);
+    auto direct = take(hub->subscribe("lat", ss::SubscribeOptions{},
+                                      [&in_process](const ss::Event& e) {
+                                        const std::int64_t sent = stamp_in(e.payload);
+                                        if (sent > 0) in_process.push_back(steady_ns() - sent);
+                                      }),
+                       "subscribe in process");
     const RunResult r = run_paced(subs, sizes.latency_subscribers, sizes.latency_rate, sizes.latency_seconds,
                                   strata_publisher(*hub, "lat", errors, first_error));
+    const auto direct_deadline = SteadyClock::now() + 10s;
+    while (direct->last_delivered() < r.events && SteadyClock::now() < direct_deadline) {
+      std::this_thread::sleep_for(1ms);
+    }
+    direct->close();
+    f.in_process = percentiles(in_process);
+    if (f.in_process.n != r.events) {
+      record_failure(fmt::format("strata latency: the in-process subscriber got {} of {} events", f.in_process.n,
+                                 r.events));
+    }
     verify(subs, r, "strata latency");
     f.latency = percentiles(subs.latencies());
     if (f.latency.n != r.events * sizes.latency_subscribers) {
       record_failure(fmt::format("strata latency: {} stamps read, {} expected", f.latency.n,
                                  r.events * sizes.latency_subscribers));
     }
-    progress(fmt::format("strata latency: p50 {} p99 {} max {}", duration_text(f.latency.p50),
-                         duration_text(f.latency.p99), duration_text(f.latency.max)));
+    progress(fmt::format("strata latency: p50 {} p99 {} max {}; in-process callback p50 {} p99 {} max {}",
+                         duration_text(f.latency.p50), duration_text(f.latency.p99), duration_text(f.latency.max),
+                         duration_text(f.in_process.p50), duration_text(f.in_process.p99),
+                         duration_text(f.in_process.max)));
   }
   if (errors != 0) record_failure(fmt::format("strata: {} appends failed, first: {}", errors, first_error));
   server->shutdown(1s);
@@ -1256,6 +1279,10 @@ int main(int argc, char** argv) {
                           fmt::format("<= {}", duration_text(kLatencyP99Target)), "",
                           verdict(strata_f.latency.p99 <= kLatencyP99Target)});
       sec.rows.push_back({"strata max", duration_text(strata_f.latency.max), "", "", ""});
+      sec.rows.push_back({"  of which hub only: append -> callback p50", duration_text(strata_f.in_process.p50), "",
+                          "", ""});
+      sec.rows.push_back({"  of which hub only: append -> callback p99", duration_text(strata_f.in_process.p99), "",
+                          "", ""});
     }
     if (have_redis) {
       sec.rows.push_back({"Redis publish -> deliver p50 (baseline)", duration_text(redis_f.latency.p50), "", "", ""});
