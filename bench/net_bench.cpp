@@ -33,6 +33,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -677,7 +678,7 @@ RunResult run_flat_out(Subscribers& subs, std::size_t n_subs, double seconds, co
   r.complete = subs.received() == r.events * n_subs;
   stop = true;
   loop.join();
-  r.seconds = static_cast<double>(subs.last_receive_ns() - start_ns) / 1e9;
+  r.seconds = std::max(1e-9, static_cast<double>(subs.last_receive_ns() - start_ns) / 1e9);
   return r;
 }
 
@@ -709,7 +710,7 @@ RunResult run_paced(Subscribers& subs, std::size_t n_subs, std::size_t rate, dou
   r.complete = subs.received() == r.events * n_subs;
   stop = true;
   loop.join();
-  r.seconds = static_cast<double>(subs.last_receive_ns() - start_ns) / 1e9;
+  r.seconds = std::max(1e-9, static_cast<double>(subs.last_receive_ns() - start_ns) / 1e9);
   return r;
 }
 
@@ -879,6 +880,7 @@ class RedisServer {
     pid_ = fork();
     if (pid_ < 0) throw Fatal("fork failed");
     if (pid_ == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the benchmark
       const std::string port = std::to_string(port_);
       const int devnull = ::open("/dev/null", O_WRONLY);
       if (devnull >= 0) dup2(devnull, STDOUT_FILENO);
@@ -1058,6 +1060,7 @@ struct ChildServer {
     pid = fork();
     if (pid < 0) throw Fatal("fork failed");
     if (pid == 0) {
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
       dup2(in[0], STDIN_FILENO);
       dup2(out[1], STDOUT_FILENO);
       ::close(in[1]);
