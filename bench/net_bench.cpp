@@ -3,7 +3,7 @@
 // target.
 //
 //   strata_net_bench [--quick] [--only fanout|latency|memory] [--threads N]
-//                    [--delivery-threads N] [--window N] [--no-redis]
+//                    [--delivery-threads N] [--window N] [--no-redis] [--no-strata]
 //   strata_net_bench --serve [--threads N]    # the server alone (child of the memory part)
 //
 //   1. Fan-out: a Hub (memory store) and strata::net::Server in this process; 1,000 WebSocket
@@ -333,6 +333,13 @@ class Subscribers {
   [[nodiscard]] std::size_t dead() const { return dead_; }
   [[nodiscard]] const std::string& first_error() const { return first_error_; }
   [[nodiscard]] std::uint64_t unexpected() const { return unexpected_; }
+
+  void close_all() {
+    for (auto& c : conns_) {
+      if (c.fd >= 0) close_abortive(c.fd);
+      c.fd = -1;
+    }
+  }
 
  private:
   void start(std::size_t i, bool keep) {
@@ -761,6 +768,7 @@ struct Options {
   std::size_t server_threads = 2;
   std::size_t delivery_threads = 1;
   bool redis = true;
+  bool strata = true;  // false: the Redis baseline alone (checking the harness itself)
 };
 
 std::unique_ptr<ss::Hub> open_hub(std::size_t delivery_threads) {
@@ -1082,16 +1090,24 @@ struct ChildServer {
       throw Fatal("the --serve child did not report its port");
     }
   }
-  ~ChildServer() {
+  ~ChildServer() { (void)finish(); }
+
+  // Closes the child's stdin (it shuts down) and waits up to 5 s; returns its wait status
+  // (killed if it did not exit in time), or 0 if it had already been reaped.
+  int finish() {
     if (to_child >= 0) ::close(to_child);
+    to_child = -1;
+    int status = 0;
     if (pid > 0) {
-      int status = 0;
-      for (int i = 0; i < 500 && waitpid(pid, &status, WNOHANG) == 0; ++i) std::this_thread::sleep_for(10ms);
-      if (waitpid(pid, &status, WNOHANG) == 0) {
+      pid_t got = 0;
+      for (int i = 0; i < 500 && (got = waitpid(pid, &status, WNOHANG)) == 0; ++i) std::this_thread::sleep_for(10ms);
+      if (got == 0) {
         kill(pid, SIGKILL);
         waitpid(pid, &status, 0);
       }
+      pid = -1;
     }
+    return status;
   }
   ChildServer(const ChildServer&) = delete;
   ChildServer& operator=(const ChildServer&) = delete;
@@ -1119,6 +1135,13 @@ double bench_memory(const Sizes& sizes, const Options& opt) {
   const std::size_t after = rss_bytes(child.pid);
   const double per = (static_cast<double>(after) - static_cast<double>(before)) /
                      static_cast<double>(sizes.idle_connections);
+  subs.close_all();
+  const int status = child.finish();
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    record_failure(fmt::format("memory: the --serve child did not exit cleanly (wait status {:#x}; {})", status,
+                               WIFSIGNALED(status) ? fmt::format("signal {}", WTERMSIG(status))
+                                                   : fmt::format("exit code {}", WEXITSTATUS(status))));
+  }
   progress(fmt::format("memory: server RSS {:.1f} MiB -> {:.1f} MiB, {:.2f} KiB per connection",
                        static_cast<double>(before) / 1048576.0, static_cast<double>(after) / 1048576.0,
                        per / 1024));
@@ -1189,6 +1212,8 @@ int main(int argc, char** argv) {
       serve = true;
     } else if (arg == "--no-redis") {
       opt.redis = false;
+    } else if (arg == "--no-strata") {
+      opt.strata = false;
     } else if (arg == "--only" && i + 1 < argc) {
       only = argv[++i];
     } else if (arg == "--threads") {
@@ -1200,13 +1225,14 @@ int main(int argc, char** argv) {
     } else if (arg == "--help" || arg == "-h") {
       fmt::print(
           "usage: {} [--quick] [--only fanout|latency|memory] [--threads N] [--delivery-threads N]"
-          " [--window N] [--no-redis]\n"
+          " [--window N] [--no-redis] [--no-strata]\n"
           "  --quick             small sizes (CI smoke run)\n"
           "  --only              run one part only (for profiling)\n"
           "  --threads           server I/O threads (default 2)\n"
           "  --delivery-threads  hub delivery threads (default 1)\n"
           "  --window            fan-out: events the publisher may run ahead (default 2048)\n"
           "  --no-redis          skip the Redis baseline\n"
+          "  --no-strata         skip strata's fan-out and latency runs (the Redis baseline alone)\n"
           "  --serve             run only the server (used by the memory part)\n",
           argv[0]);
       return 0;
@@ -1237,10 +1263,12 @@ int main(int argc, char** argv) {
   bool have_strata = false;
   bool have_redis = false;
   if (only.empty() || only == "fanout" || only == "latency") {
-    guarded("strata", [&] {
-      strata_f = bench_strata(sizes, opt, only);
-      have_strata = true;
-    });
+    if (opt.strata) {
+      guarded("strata", [&] {
+        strata_f = bench_strata(sizes, opt, only);
+        have_strata = true;
+      });
+    }
     if (opt.redis) {
       guarded("redis baseline", [&] {
         // Redis messages as large as strata's event frames (the whole JSON a client gets).
