@@ -1,7 +1,12 @@
 #include "redis_connection.h"
 
 #include <hiredis/hiredis.h>
+#include <pthread.h>
+#include <signal.h>
 #include <sys/time.h>
+
+#include <cerrno>
+#include <ctime>
 
 namespace strata::session::redis {
 namespace {
@@ -17,6 +22,43 @@ bool starts_with_word(std::string_view message, std::string_view word) {
   return message.starts_with(word) &&
          (message.size() == word.size() || message[word.size()] == ' ');
 }
+
+// hiredis writes with write(2): a peer that went away raises SIGPIPE, which would kill the
+// host process. A library must not change the process's signal dispositions, so SIGPIPE is
+// blocked in this thread while hiredis writes, and one it raised is consumed before the
+// mask is restored.
+class SigpipeGuard {
+ public:
+  SigpipeGuard() {
+    sigemptyset(&pipe_);
+    sigaddset(&pipe_, SIGPIPE);
+    sigset_t pending;
+    sigemptyset(&pending);
+    sigpending(&pending);
+    pending_before_ = sigismember(&pending, SIGPIPE) == 1;
+    pthread_sigmask(SIG_BLOCK, &pipe_, &old_);
+  }
+  ~SigpipeGuard() {
+    if (!pending_before_) {
+      sigset_t pending;
+      sigemptyset(&pending);
+      sigpending(&pending);
+      if (sigismember(&pending, SIGPIPE) == 1) {
+        const timespec zero{0, 0};
+        while (sigtimedwait(&pipe_, nullptr, &zero) < 0 && errno == EINTR) {
+        }
+      }
+    }
+    pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+  }
+  SigpipeGuard(const SigpipeGuard&) = delete;
+  SigpipeGuard& operator=(const SigpipeGuard&) = delete;
+
+ private:
+  sigset_t pipe_;
+  sigset_t old_;
+  bool pending_before_ = false;
+};
 
 }  // namespace
 
@@ -120,6 +162,7 @@ Status Connection::connection_error(std::string_view what) {
 Result<Reply> Connection::read_reply() {
   if (broken_) return connection_error("connection broken");
   void* raw = nullptr;
+  SigpipeGuard guard;  // redisGetReply writes what is queued first
   if (redisGetReply(context_, &raw) != REDIS_OK || raw == nullptr) {
     if (raw != nullptr) freeReplyObject(raw);
     return connection_error("no reply");

@@ -133,7 +133,9 @@ void RedisServer::start() {
       pid_ = -1;
       FAIL("redis-server exited at start; its log:\n" << log_tail(dir_.file("redis.log")));
     }
-    if (command({"PING"}) == "PONG") return;
+    // PONG, or NOAUTH with requirepass: it is up; LOADING: still reading its AOF.
+    const auto pong = command({"PING"});
+    if (!pong.empty() && !pong.starts_with("ERR: LOADING")) return;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   kill();
