@@ -8,7 +8,7 @@ build_packages=(build-essential cmake ninja-build pkg-config
   libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev
   libhiredis-dev)
 test_packages=(catch2 clang libclang-rt-14-dev sqlite3
-  redis-server)
+  redis-server redis-tools)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" != "--build" ]]; then
