@@ -140,13 +140,14 @@ double raw_xadd(const Server& server, std::size_t n) {
     fail("redis-benchmark failed: " + out);
     return 0;
   }
-  // -q prints progress with '\r', then "XADD: 123456.78 requests per second, ...".
-  const auto at = out.rfind("XADD: ");
+  // -q prints progress with '\r', then "<command>: 123456.78 requests per second, ...".
+  const auto at = out.rfind(" requests per second");
   if (at == std::string::npos) {
     fail("cannot read redis-benchmark's output: " + out);
     return 0;
   }
-  return std::atof(out.c_str() + at + 6);
+  const auto begin = out.rfind(' ', at - 1);
+  return std::atof(out.c_str() + (begin == std::string::npos ? 0 : begin + 1));
 }
 
 ss::Event delta_event() {

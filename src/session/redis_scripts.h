@@ -49,121 +49,190 @@ namespace strata::session::redis::scripts {
   "  return head, trimmed\n"                                                         \
   "end\n"
 
-// KEYS: meta, log, producers. ARGV: epoch for a new session, created_ms, retention for a new
-// session, number of requests, then per request: producer, producer epoch, sequence ('' for
-// none), event count, and per event: type, run id, parent run id, message id, payload,
-// timestamp. Creates the session if needed (zero requests: create only).
-// Returns {epoch, created, then per request code, a, b}: code 0 written (a..b offsets),
-// 1 duplicate (a..b its offsets), 2 rejected (a: the producer state for the message),
-// 3 duplicate whose events retention removed, 4 damaged producer state.
+// KEYS: meta, log, producers of each session in the call. ARGV: the number of sessions,
+// then per session: epoch for a new session, created_ms, retention for a new session, number
+// of requests, and per request: producer, producer epoch, sequence ('' for none), event
+// count, and per event: type, run id, parent run id, message id, payload, timestamp.
+// Creates each session if needed (zero requests: create only).
+// Returns per session {epoch, created, damage} (damage '' unless the session's keys hold
+// foreign data; then nothing of it is touched and its requests get code 5), then per request
+// {code, a, b}: code 0 written (a..b offsets), 1 duplicate (a..b its offsets), 2 rejected
+// (a: the producer state for the message), 3 duplicate whose events retention removed,
+// 4 damaged producer state, 5 damaged session.
+// Reads that could fail on foreign data run with pcall before a session's first write, and
+// nothing after a write can fail, so no error ever leaves a request half-written.
 inline constexpr const char* kAppend = "#!lua\n" STRATA_REDIS_LUA_COMMON R"lua(
-local meta, log, producers = KEYS[1], KEYS[2], KEYS[3]
-local m = redis.call('HMGET', meta, 'format', 'epoch', 'head')
-local epoch, head, created = m[2], tonumber(m[3]), 0
-if not m[1] then
-  if redis.call('EXISTS', meta, log, producers) ~= 0 then
-    dataloss('session keys exist without strata metadata')
-  end
-  epoch, head, created = ARGV[1], 0, 1
-  redis.call('HSET', meta, 'format', '1', 'epoch', epoch, 'head', '0', 'trimmed', '0',
-             'count', '0', 'bytes', '0', 'created', ARGV[2], 'retention', ARGV[3])
-else
-  if m[1] ~= '1' or not epoch or not head then dataloss('foreign session metadata') end
-  local top = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
-  if top[1] then
-    local off = offset_of(top[1][1])
-    if not off or off > head then dataloss('the log runs past the recorded head') end
-  end
-end
-local out = {epoch, created}
-local i = 5
-local added, added_bytes = 0, 0
-for r = 1, tonumber(ARGV[4]) do
-  local producer, pepoch, seq, n = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
-  i = i + 4
-  local st = redis.call('HGET', producers, producer)
-  local se, sseq, sfirst, slast
-  local verdict = 'write'
-  if st then
-    se, sseq, sfirst, slast = string.match(st, '^(%d+),(%d*),(%d+),(%d+)$')
-    if not se then verdict = 'damaged' end
-  end
-  if verdict == 'damaged' then
-  elseif se and dlt(pepoch, se) then verdict = 'reject'
-  elseif seq ~= '' then
-    if (not se) or dlt(se, pepoch) or sseq == '' then
-      if seq ~= '0' then verdict = 'reject' end
-    elseif seq == dinc(sseq) then verdict = 'write'
-    elseif seq == sseq then verdict = 'last'
-    elseif dlt(seq, sseq) then verdict = 'older'
-    else verdict = 'reject' end
-  end
-  if verdict == 'write' then
-    local first = head + 1
-    for k = 1, n do
-      local t, rid, prid, mid, d, ts = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
-      i = i + 6
-      head = head + 1
-      local args = {'XADD', log, fmt(head) .. '-0', 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch}
-      if seq ~= '' then args[#args + 1] = 'q'; args[#args + 1] = seq end
-      if rid ~= '' then args[#args + 1] = 'r'; args[#args + 1] = rid end
-      if prid ~= '' then args[#args + 1] = 'pr'; args[#args + 1] = prid end
-      if mid ~= '' then args[#args + 1] = 'm'; args[#args + 1] = mid end
-      redis.call(unpack(args))
-      added = added + 1
-      added_bytes = added_bytes + 48 + #t + #producer + #rid + #prid + #mid + #d
-    end
-    local nseq, nfirst, nlast = sseq or '', sfirst or '0', slast or '0'
-    if (not se) or dlt(se, pepoch) then nseq = '' end
-    if seq ~= '' then nseq, nfirst, nlast = seq, fmt(first), fmt(head) end
-    redis.call('HSET', producers, producer, pepoch .. ',' .. nseq .. ',' .. nfirst .. ',' .. nlast)
-    out[#out + 1] = 0; out[#out + 1] = first; out[#out + 1] = head
-  else
-    i = i + 6 * n
-    if verdict == 'reject' then
-      out[#out + 1] = 2; out[#out + 1] = st or ''; out[#out + 1] = 0
-    elseif verdict == 'damaged' then
-      out[#out + 1] = 4; out[#out + 1] = st; out[#out + 1] = 0
-    elseif verdict == 'last' then
-      out[#out + 1] = 1; out[#out + 1] = tonumber(sfirst); out[#out + 1] = tonumber(slast)
+local out = {}
+local a = 2
+for s = 1, tonumber(ARGV[1]) do
+  local meta, log, producers = KEYS[3 * s - 2], KEYS[3 * s - 1], KEYS[3 * s]
+  local new_epoch, created_ms, retention, nreq = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+  a = a + 4
+  local damage
+  local epoch, head, count, bytes, created = '', 0, 0, 0, 0
+  local m = redis.pcall('HMGET', meta, 'format', 'epoch', 'head', 'count', 'bytes')
+  if m.err then
+    damage = m.err
+  elseif not m[1] then
+    if redis.call('EXISTS', meta, log, producers) ~= 0 then
+      damage = 'session keys exist without strata metadata'
     else
-      -- An older sequence: its events lie before the last append's; walk back to them.
-      local f, l
-      local cursor = '(' .. sfirst .. '-0'
-      while true do
-        local page = redis.call('XREVRANGE', log, cursor, '-', 'COUNT', 256)
-        local stop = false
-        for _, entry in ipairs(page) do
-          local fields = entry[2]
-          local ep, eq = field(fields, 'e'), field(fields, 'q')
-          if field(fields, 'p') == producer and ep and eq then
-            if ep == pepoch and eq == seq then
-              local off = offset_of(entry[1])
-              if off then
-                l = l or off
-                f = off
+      epoch, created = new_epoch, 1
+      redis.call('HSET', meta, 'format', '1', 'epoch', epoch, 'head', '0', 'trimmed', '0',
+                 'count', '0', 'bytes', '0', 'created', created_ms, 'retention', retention)
+    end
+  else
+    epoch, head, count, bytes = m[2], tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
+    if m[1] ~= '1' or not epoch or not head or not count or not bytes then
+      damage = 'foreign session metadata'
+    else
+      local top = redis.pcall('XREVRANGE', log, '+', '-', 'COUNT', 1)
+      if top.err then
+        damage = top.err
+      elseif top[1] then
+        local off = offset_of(top[1][1])
+        if not off or off > head then damage = 'the log runs past the recorded head' end
+      end
+    end
+  end
+  if not damage then
+    local t = redis.call('TYPE', producers).ok
+    if t ~= 'hash' and t ~= 'none' then damage = 'the producers key is not a hash' end
+  end
+  if damage then epoch = '' end
+  out[#out + 1] = epoch; out[#out + 1] = created; out[#out + 1] = damage or ''
+
+  local states = {}  -- producer -> its state, read once and written back once per call
+  local function state_of(producer)
+    local st = states[producer]
+    if st == nil then
+      local raw = redis.call('HGET', producers, producer)
+      if not raw then
+        st = {raw = ''}
+      else
+        local se, sseq, sfirst, slast = string.match(raw, '^(%d+),(%d*),(%d+),(%d+)$')
+        if se then
+          st = {raw = raw, e = se, q = sseq, f = sfirst, l = slast}
+        else
+          st = {raw = raw, bad = true}
+        end
+      end
+      states[producer] = st
+    end
+    return st
+  end
+
+  local added, added_bytes = 0, 0
+  for r = 1, nreq do
+    local producer, pepoch, seq, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
+    a = a + 4
+    local verdict = 'write'
+    local st
+    if damage then
+      verdict = 'damaged_session'
+    else
+      st = state_of(producer)
+      if st.bad then verdict = 'damaged'
+      elseif st.e and dlt(pepoch, st.e) then verdict = 'reject'
+      elseif seq ~= '' then
+        if (not st.e) or dlt(st.e, pepoch) or st.q == '' then
+          if seq ~= '0' then verdict = 'reject' end
+        elseif seq == dinc(st.q) then verdict = 'write'
+        elseif seq == st.q then verdict = 'last'
+        elseif dlt(seq, st.q) then verdict = 'older'
+        else verdict = 'reject' end
+      end
+    end
+    if verdict == 'write' then
+      local first = head + 1
+      for k = 1, n do
+        local t, rid, prid, mid, d, ts = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+        a = a + 6
+        head = head + 1
+        if seq == '' and rid == '' and prid == '' and mid == '' then
+          redis.call('XADD', log, fmt(head) .. '-0', 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch)
+        else
+          local args = {'XADD', log, fmt(head) .. '-0', 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch}
+          if seq ~= '' then args[#args + 1] = 'q'; args[#args + 1] = seq end
+          if rid ~= '' then args[#args + 1] = 'r'; args[#args + 1] = rid end
+          if prid ~= '' then args[#args + 1] = 'pr'; args[#args + 1] = prid end
+          if mid ~= '' then args[#args + 1] = 'm'; args[#args + 1] = mid end
+          redis.call(unpack(args))
+        end
+        added = added + 1
+        added_bytes = added_bytes + 48 + #t + #producer + #rid + #prid + #mid + #d
+      end
+      -- The producer rules' record(): a higher epoch resets the sequence; a sequence is
+      -- remembered with the offsets of its append.
+      if (not st.e) or dlt(st.e, pepoch) then st.q = '' end
+      st.e = pepoch
+      st.q = st.q or ''
+      st.f = st.f or '0'
+      st.l = st.l or '0'
+      if seq ~= '' then st.q, st.f, st.l = seq, fmt(first), fmt(head) end
+      st.raw = st.e .. ',' .. st.q .. ',' .. st.f .. ',' .. st.l
+      st.dirty = true
+      out[#out + 1] = 0; out[#out + 1] = first; out[#out + 1] = head
+    else
+      a = a + 6 * n
+      if verdict == 'reject' then
+        out[#out + 1] = 2; out[#out + 1] = st.raw; out[#out + 1] = 0
+      elseif verdict == 'damaged' then
+        out[#out + 1] = 4; out[#out + 1] = 0; out[#out + 1] = 0
+      elseif verdict == 'damaged_session' then
+        out[#out + 1] = 5; out[#out + 1] = 0; out[#out + 1] = 0
+      elseif verdict == 'last' then
+        out[#out + 1] = 1; out[#out + 1] = tonumber(st.f); out[#out + 1] = tonumber(st.l)
+      else
+        -- An older sequence: its events lie before the last append's; walk back to them.
+        local f, l
+        local cursor = '(' .. st.f .. '-0'
+        while true do
+          local page = redis.call('XREVRANGE', log, cursor, '-', 'COUNT', 256)
+          local stop = false
+          for _, entry in ipairs(page) do
+            local fields = entry[2]
+            local ep, eq = field(fields, 'e'), field(fields, 'q')
+            if field(fields, 'p') == producer and ep and eq then
+              if ep == pepoch and eq == seq then
+                local off = offset_of(entry[1])
+                if off then
+                  l = l or off
+                  f = off
+                end
+              elseif dlt(ep, pepoch) or (ep == pepoch and dlt(eq, seq)) then
+                stop = true
+                break
               end
-            elseif dlt(ep, pepoch) or (ep == pepoch and dlt(eq, seq)) then
-              stop = true
-              break
             end
           end
+          if stop or #page < 256 then break end
+          cursor = '(' .. page[#page][1]
         end
-        if stop or #page < 256 then break end
-        cursor = '(' .. page[#page][1]
-      end
-      if f then
-        out[#out + 1] = 1; out[#out + 1] = f; out[#out + 1] = l
-      else
-        out[#out + 1] = 3; out[#out + 1] = 0; out[#out + 1] = 0
+        if f then
+          out[#out + 1] = 1; out[#out + 1] = f; out[#out + 1] = l
+        else
+          out[#out + 1] = 3; out[#out + 1] = 0; out[#out + 1] = 0
+        end
       end
     end
   end
-end
-if added > 0 then
-  redis.call('HSET', meta, 'head', fmt(head))
-  redis.call('HINCRBY', meta, 'count', added)
-  redis.call('HINCRBY', meta, 'bytes', added_bytes)
+  local updates = {}
+  for producer, st in pairs(states) do
+    if st.dirty then
+      updates[#updates + 1] = producer
+      updates[#updates + 1] = st.raw
+      if #updates >= 200 then
+        redis.call('HSET', producers, unpack(updates))
+        updates = {}
+      end
+    end
+  end
+  if #updates > 0 then redis.call('HSET', producers, unpack(updates)) end
+  if added > 0 then
+    redis.call('HSET', meta, 'head', fmt(head), 'count', fmt(count + added),
+               'bytes', fmt(bytes + added_bytes))
+  end
 end
 return out
 )lua";

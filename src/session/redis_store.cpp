@@ -28,6 +28,7 @@ using redis::Reply;
 // calls beyond these), so no single script holds Redis up for long.
 constexpr std::size_t kCallBytes = 8u << 20;
 constexpr std::size_t kCallEvents = 4096;
+constexpr std::size_t kCallSessions = 1024;
 constexpr std::size_t kReadPage = 1024;
 constexpr std::size_t kTrimPage = 4096;
 constexpr std::size_t kCompactSpansPerCall = 64;
@@ -146,6 +147,7 @@ class RedisStore final : public SessionStore {
       call.own(k.meta);
       call.own(k.log);
       call.own(k.producers);
+      call.add("1");
       call.add(epoch);
       call.add(now);
       call.add(retention);
@@ -154,7 +156,10 @@ class RedisStore final : public SessionStore {
       auto reply = read_script_reply(c, append_script_, 3, call);
       if (!reply.ok()) return reply.status();
       const redisReply* r = reply->get();
-      if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) return unexpected("create");
+      if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !is_text(r->element[2])) {
+        return unexpected("create");
+      }
+      if (r->element[2]->len > 0) return session_damaged(id, text(r->element[2]));
       if (index) remember_indexed(id);
       return integer(r->element[1], "create");
     }, /*retry=*/false);
@@ -172,7 +177,8 @@ class RedisStore final : public SessionStore {
   }
 
   void append(std::span<StoreAppend> batch) override {
-    // Check each request on its own; the valid ones are grouped per session, in order.
+    // Check each request on its own; the valid ones are grouped into script calls (one
+    // section per session, in order), all sent in one pipeline.
     std::vector<std::size_t> order;
     for (std::size_t i = 0; i < batch.size(); ++i) {
       auto& r = batch[i];
@@ -184,65 +190,42 @@ class RedisStore final : public SessionStore {
     }
     if (order.empty()) return;
 
-    struct Call {
-      std::string session;
-      std::vector<std::size_t> requests;
-      Args args;
-      std::string epoch;
-    };
-    std::deque<Call> calls;
-    {
-      std::unordered_map<std::string_view, std::size_t> open_call;  // session -> calls index
-      std::vector<std::size_t> call_bytes, call_events;
-      for (std::size_t i : order) {
-        auto& r = batch[i];
-        std::size_t bytes = 0;
-        for (const auto& e : r.events) bytes += e.byte_size();
-        auto it = open_call.find(r.session);
-        if (it == open_call.end() || call_bytes[it->second] + bytes > kCallBytes ||
-            call_events[it->second] + r.events.size() > kCallEvents) {
-          calls.emplace_back();
-          calls.back().session = r.session;
-          call_bytes.push_back(0);
-          call_events.push_back(0);
-          open_call[r.session] = calls.size() - 1;
-          it = open_call.find(r.session);
-        }
-        calls[it->second].requests.push_back(i);
-        call_bytes[it->second] += bytes;
-        call_events[it->second] += r.events.size();
-      }
-    }
-    const std::string now_retention = redis::encode_retention({});
+    std::deque<AppendCall> calls = plan_calls(batch, order);
+    const std::string default_retention = redis::encode_retention({});
     std::vector<std::string> to_index;
     for (auto& call : calls) {
-      const Keys k = keys(call.session);
-      call.epoch = detail::new_epoch();
-      call.args.own(k.meta);
-      call.args.own(k.log);
-      call.args.own(k.producers);
-      call.args.add(call.epoch);
-      call.args.own(std::to_string(batch[call.requests.front()].now_ms));
-      call.args.add(now_retention);
-      call.args.own(std::to_string(call.requests.size()));
-      for (std::size_t i : call.requests) {
-        auto& r = batch[i];
-        call.args.add(r.producer);
-        call.args.own(std::to_string(r.producer_epoch));
-        call.args.own(r.producer_seq ? std::to_string(*r.producer_seq) : std::string());
-        call.args.own(std::to_string(r.events.size()));
-        for (const auto& e : r.events) {
-          call.args.add(e.type);
-          call.args.add(e.run_id);
-          call.args.add(e.parent_run_id);
-          call.args.add(e.message_id);
-          call.args.add(e.payload);
-          call.args.own(std::to_string(e.timestamp_ms));
+      for (auto& section : call.sections) {
+        const Keys k = keys(section.session);
+        call.args.own(k.meta);
+        call.args.own(k.log);
+        call.args.own(k.producers);
+        if (!known_indexed(section.session) &&
+            std::find(to_index.begin(), to_index.end(), section.session) == to_index.end()) {
+          to_index.push_back(section.session);
         }
       }
-      if (!known_indexed(call.session) &&
-          std::find(to_index.begin(), to_index.end(), call.session) == to_index.end()) {
-        to_index.push_back(call.session);
+      call.args.own(std::to_string(call.sections.size()));
+      for (auto& section : call.sections) {
+        section.epoch = detail::new_epoch();
+        call.args.add(section.epoch);
+        call.args.own(std::to_string(batch[section.requests.front()].now_ms));
+        call.args.add(default_retention);
+        call.args.own(std::to_string(section.requests.size()));
+        for (std::size_t i : section.requests) {
+          auto& r = batch[i];
+          call.args.add(r.producer);
+          call.args.own(std::to_string(r.producer_epoch));
+          call.args.own(r.producer_seq ? std::to_string(*r.producer_seq) : std::string());
+          call.args.own(std::to_string(r.events.size()));
+          for (const auto& e : r.events) {
+            call.args.add(e.type);
+            call.args.add(e.run_id);
+            call.args.add(e.parent_run_id);
+            call.args.add(e.message_id);
+            call.args.add(e.payload);
+            call.args.own(std::to_string(e.timestamp_ms));
+          }
+        }
       }
     }
 
@@ -254,7 +237,7 @@ class RedisStore final : public SessionStore {
     Connection& c = **lease;
     // The sessions index first, so that a session never exists without being listed.
     for (const auto& s : to_index) c.append({"SADD", index_key_, s});
-    for (auto& call : calls) append_script(c, append_script_, 3, call.args);
+    for (auto& call : calls) append_script(c, append_script_, call.key_count(), call.args);
     Status index_failure;
     for (std::size_t i = 0; i < to_index.size(); ++i) {
       auto r = c.read_reply();
@@ -270,20 +253,21 @@ class RedisStore final : public SessionStore {
     for (std::size_t i = 0; i < calls.size(); ++i) {
       if (replies[i].ok() && is_noscript(*replies[i])) again.push_back(i);
     }
-    for (std::size_t i : again) append_eval(c, append_script_, 3, calls[i].args);
+    for (std::size_t i : again) append_eval(c, append_script_, calls[i].key_count(), calls[i].args);
     for (std::size_t i : again) replies[i] = c.read_reply();
 
     std::vector<std::string> created_unindexed;
     for (std::size_t ci = 0; ci < calls.size(); ++ci) {
-      auto& call = calls[ci];
-      auto outcome = apply_append_reply(replies[ci], call.requests, batch);
-      if (!outcome.ok()) {
-        for (std::size_t i : call.requests) batch[i].status = outcome.status();
+      auto created = apply_append_reply(replies[ci], calls[ci], batch);
+      if (!created.ok()) {
+        for (const auto& section : calls[ci].sections) {
+          for (std::size_t i : section.requests) batch[i].status = created.status();
+        }
         continue;
       }
-      if (*outcome) {  // created
-        if (std::find(to_index.begin(), to_index.end(), call.session) == to_index.end()) {
-          created_unindexed.push_back(call.session);
+      for (const auto& session : *created) {
+        if (std::find(to_index.begin(), to_index.end(), session) == to_index.end()) {
+          created_unindexed.push_back(session);
         }
       }
     }
@@ -751,78 +735,165 @@ class RedisStore final : public SessionStore {
     return reply;
   }
 
-  // Fills in the requests of one append call from its reply. Returns whether the call
-  // created the session.
-  Result<bool> apply_append_reply(Result<Reply>& reply, const std::vector<std::size_t>& requests,
-                                  std::span<StoreAppend> batch) {
+  // One session's requests within an append call.
+  struct AppendSection {
+    std::string session;
+    std::vector<std::size_t> requests;  // indexes into the batch, in order
+    std::string epoch;                  // used if the call creates the session
+  };
+  struct AppendCall {
+    std::vector<AppendSection> sections;
+    Args args;
+    std::size_t bytes = 0;
+    std::size_t events = 0;
+    int key_count() const { return static_cast<int>(3 * sections.size()); }
+  };
+
+  // Splits the valid requests into script calls: with options_.cluster one session per call
+  // (one slot), else as many sessions as fit; a call stays within kCallBytes/kCallEvents
+  // unless one request alone is larger. A session's requests keep their order across calls.
+  std::deque<AppendCall> plan_calls(std::span<StoreAppend> batch,
+                                    const std::vector<std::size_t>& order) const {
+    std::deque<AppendCall> calls;
+    std::unordered_map<std::string_view, std::pair<std::size_t, std::size_t>> open;
+    for (std::size_t i : order) {
+      const auto& r = batch[i];
+      std::size_t bytes = 0;
+      for (const auto& e : r.events) bytes += e.byte_size();
+      auto fits = [&](const AppendCall& call) {
+        return call.events == 0 || (call.bytes + bytes <= kCallBytes &&
+                                    call.events + r.events.size() <= kCallEvents);
+      };
+      std::pair<std::size_t, std::size_t> where;
+      auto it = open.find(r.session);
+      if (options_.cluster) {
+        if (it != open.end() && fits(calls[it->second.first])) {
+          where = it->second;
+        } else {
+          calls.emplace_back();
+          calls.back().sections.push_back({r.session, {}, {}});
+          where = open[r.session] = {calls.size() - 1, 0};
+        }
+      } else {
+        if (calls.empty() || !fits(calls.back()) || calls.back().sections.size() >= kCallSessions) {
+          calls.emplace_back();
+          open.clear();
+          it = open.end();
+        }
+        if (it != open.end()) {
+          where = it->second;
+        } else {
+          auto& call = calls.back();
+          call.sections.push_back({r.session, {}, {}});
+          where = open[r.session] = {calls.size() - 1, call.sections.size() - 1};
+        }
+      }
+      auto& call = calls[where.first];
+      call.sections[where.second].requests.push_back(i);
+      call.bytes += bytes;
+      call.events += r.events.size();
+    }
+    return calls;
+  }
+
+  static Status session_damaged(const std::string& session, std::string_view why) {
+    return data_loss_error("redis store: session " + session + ": " + std::string(why) +
+                           " (a key holds data this store did not write)");
+  }
+
+  // Fills in the requests of one append call from its reply. Returns the sessions the call
+  // created.
+  Result<std::vector<std::string>> apply_append_reply(Result<Reply>& reply, const AppendCall& call,
+                                                      std::span<StoreAppend> batch) {
     if (!reply.ok()) return reply.status();
     const redisReply* r = reply->get();
     if (r->type == REDIS_REPLY_ERROR) return redis::error_reply_status(text(r), "append");
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 + 3 * requests.size() ||
-        !is_text(r->element[0]) || r->element[1]->type != REDIS_REPLY_INTEGER) {
-      return unexpected("append");
-    }
-    const std::string epoch(text(r->element[0]));
-    for (std::size_t n = 0; n < requests.size(); ++n) {
-      StoreAppend& request = batch[requests[n]];
-      const redisReply* code = r->element[2 + 3 * n];
-      const redisReply* a = r->element[3 + 3 * n];
-      const redisReply* b = r->element[4 + 3 * n];
-      if (code->type != REDIS_REPLY_INTEGER) {
-        request.status = unexpected("append");
-        continue;
+    std::size_t expected = 0;
+    for (const auto& section : call.sections) expected += 3 + 3 * section.requests.size();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != expected) return unexpected("append");
+    std::vector<std::string> created;
+    std::size_t at = 0;
+    for (const auto& section : call.sections) {
+      const redisReply* epoch = r->element[at];
+      const redisReply* made = r->element[at + 1];
+      const redisReply* damage = r->element[at + 2];
+      at += 3;
+      if (!is_text(epoch) || made->type != REDIS_REPLY_INTEGER || !is_text(damage)) {
+        return unexpected("append");
       }
-      request.epoch = epoch;
-      switch (code->integer) {
-        case 0:
-        case 1: {
-          if (a->type != REDIS_REPLY_INTEGER || b->type != REDIS_REPLY_INTEGER) {
-            request.status = unexpected("append");
-            break;
-          }
-          request.first_offset = static_cast<Offset>(a->integer);
-          request.last_offset = static_cast<Offset>(b->integer);
-          request.duplicate = code->integer == 1;
-          if (!request.duplicate) {
-            Offset next = request.first_offset;
-            for (auto& e : request.events) {
-              e.producer = request.producer;
-              e.offset = next++;
-            }
-          }
-          break;
+      const Status damaged = damage->len > 0 ? session_damaged(section.session, text(damage)) : Status();
+      if (made->integer == 1) created.push_back(section.session);
+      for (std::size_t i : section.requests) {
+        StoreAppend& request = batch[i];
+        const redisReply* code = r->element[at];
+        const redisReply* a = r->element[at + 1];
+        const redisReply* b = r->element[at + 2];
+        at += 3;
+        if (!damaged.ok()) {
+          request.status = damaged;
+          continue;
         }
-        case 2: {
-          std::optional<detail::ProducerState> state;
-          if (is_text(a) && a->len > 0) {
-            auto decoded = redis::decode_producer(text(a));
-            if (!decoded.ok()) {
-              request.status = decoded.status();
-              break;
-            }
-            state = *decoded;
-          }
-          auto decision = detail::decide(state ? &*state : nullptr, request.producer,
-                                         request.producer_epoch, request.producer_seq);
-          request.status = decision.verdict == detail::ProducerVerdict::kReject
-                               ? decision.error
-                               : internal_error("redis store: the append script and the "
-                                                "producer rules disagree");
-          break;
-        }
-        case 3:
-          request.duplicate = true;
-          request.status = detail::duplicate_removed_error(request.producer, *request.producer_seq);
-          break;
-        case 4:
-          request.status = data_loss_error("redis store: session " + request.session +
-                                           ": damaged state of producer " + request.producer);
-          break;
-        default:
+        request.epoch = std::string(text(epoch));
+        fill_request(request, code, a, b);
+      }
+    }
+    return created;
+  }
+
+  static void fill_request(StoreAppend& request, const redisReply* code, const redisReply* a,
+                           const redisReply* b) {
+    if (code->type != REDIS_REPLY_INTEGER) {
+      request.status = unexpected("append");
+      return;
+    }
+    switch (code->integer) {
+      case 0:
+      case 1: {
+        if (a->type != REDIS_REPLY_INTEGER || b->type != REDIS_REPLY_INTEGER) {
           request.status = unexpected("append");
+          return;
+        }
+        request.first_offset = static_cast<Offset>(a->integer);
+        request.last_offset = static_cast<Offset>(b->integer);
+        request.duplicate = code->integer == 1;
+        if (!request.duplicate) {
+          Offset next = request.first_offset;
+          for (auto& e : request.events) {
+            e.producer = request.producer;
+            e.offset = next++;
+          }
+        }
+        return;
       }
+      case 2: {
+        std::optional<detail::ProducerState> state;
+        if (is_text(a) && a->len > 0) {
+          auto decoded = redis::decode_producer(text(a));
+          if (!decoded.ok()) {
+            request.status = decoded.status();
+            return;
+          }
+          state = *decoded;
+        }
+        auto decision = detail::decide(state ? &*state : nullptr, request.producer,
+                                       request.producer_epoch, request.producer_seq);
+        request.status = decision.verdict == detail::ProducerVerdict::kReject
+                             ? decision.error
+                             : internal_error("redis store: the append script and the "
+                                              "producer rules disagree");
+        return;
+      }
+      case 3:
+        request.duplicate = true;
+        request.status = detail::duplicate_removed_error(request.producer, *request.producer_seq);
+        return;
+      case 4:
+        request.status = data_loss_error("redis store: session " + request.session +
+                                         ": damaged state of producer " + request.producer);
+        return;
+      default:
+        request.status = unexpected("append");
     }
-    return r->element[1]->integer == 1;
   }
 
   bool known_indexed(const std::string& session) {

@@ -109,8 +109,12 @@ TEST_CASE("redis: TCP, password and database options", "[redis]") {
 TEST_CASE("redis: two nodes append concurrently to one session", "[redis][multinode]") {
   auto& server = test::shared_redis_server();
   const std::string prefix = test::unique_redis_prefix();
-  auto node_a = open_store(server, prefix);
-  auto node_b = open_store(server, prefix);
+  const bool cluster = GENERATE(false, true);
+  INFO("cluster mode: " << cluster);
+  auto options = server.store_options(prefix);
+  options.cluster = cluster;
+  auto node_a = open_redis_store(options).value();
+  auto node_b = open_redis_store(options).value();
   constexpr int kThreads = 4;
   constexpr int kAppends = 150;
   struct Ack {
@@ -522,6 +526,28 @@ TEST_CASE("redis: foreign or corrupted data is kDataLoss, never a crash", "[redi
     auto r = append_one(*store, request("ok", {event("b")}, "agent", 0, 1));
     CHECK(r.status.code() == StatusCode::kDataLoss);
     CHECK(append_one(*store, request("ok", {event("b")}, "other", 0, 0)).status.ok());
+  }
+  SECTION("a damaged session does not affect the other sessions of a group") {
+    const bool cluster = GENERATE(false, true);
+    auto options = server.store_options(prefix);
+    options.cluster = cluster;
+    auto other = open_redis_store(options).value();
+    server.command({"HSET", key("ok", "meta"), "format", "9"});
+    std::vector<StoreAppend> group;
+    group.push_back(request("fine1", {event("a")}));
+    group.push_back(request("ok", {event("b")}));
+    group.push_back(request("fine2", {event("c")}, "agent", 0, 0));
+    group.push_back(request("ok", {event("d")}));
+    group.push_back(request("fine1", {event("e")}));
+    other->append(group);
+    CHECK(group[0].status.ok());
+    CHECK(group[1].status.code() == StatusCode::kDataLoss);
+    CHECK(group[2].status.ok());
+    CHECK(group[3].status.code() == StatusCode::kDataLoss);
+    CHECK(group[4].status.ok());
+    CHECK(group[4].first_offset == 2);
+    CHECK(server.command({"HGET", key("ok", "meta"), "head"}) == "1");
+    CHECK(server.command({"XLEN", key("ok", "log")}) == "1");
   }
   SECTION("damaged leased entries and retention") {
     server.command({"HSET", key("ok", "leased:presence"), "c1", "no-expiry"});

@@ -48,6 +48,11 @@ struct RedisStoreOptions {
   // Time allowed to connect, and for one command to be answered. Default: 2 s, 5 s.
   std::chrono::milliseconds connect_timeout{2000};
   std::chrono::milliseconds command_timeout{5000};
+  // Redis Cluster (or a proxy in front of one): every script call touches the keys of one
+  // session only (one slot). Default: false — a group commit's sessions share script calls,
+  // which is faster on a standalone server. Following (wait_for_events) needs one endpoint
+  // that holds every followed session either way (see docs/redis.md).
+  bool cluster = false;
   // Connections kept for commands (the blocking follow connection comes on top). Default: 4.
   int pool_size = 4;
   // The largest append request (sum of its events' Event::byte_size()); larger ones are
