@@ -305,6 +305,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   const double one = store_appends(**store, n, 1, 1024, 1, "one-");
+  if (std::getenv("STRATA_BENCH_STATS") != nullptr) {
+    std::string stats;
+    Server::run(fmt::format("redis-cli -s {} INFO commandstats", server.socket()), stats);
+    fmt::print("{}\n", stats);
+  }
   server.flush();
   const double interleaved = store_appends(**store, n, 1000, 1024, 1, "many-");
   server.flush();

@@ -85,28 +85,20 @@ for s = 1, tonumber(ARGV[1]) do
     epoch, head, count, bytes = m[2], tonumber(m[3]), tonumber(m[4]), tonumber(m[5])
     if m[1] ~= '1' or not epoch or not head or not count or not bytes then
       damage = 'foreign session metadata'
-    else
-      local top = redis.pcall('XREVRANGE', log, '+', '-', 'COUNT', 1)
-      if top.err then
-        damage = top.err
-      elseif top[1] then
-        local off = offset_of(top[1][1])
-        if not off or off > head then damage = 'the log runs past the recorded head' end
-      end
     end
   end
-  if not damage then
-    local t = redis.call('TYPE', producers).ok
-    if t ~= 'hash' and t ~= 'none' then damage = 'the producers key is not a hash' end
-  end
   if damage then epoch = '' end
+  local header = #out + 1
   out[#out + 1] = epoch; out[#out + 1] = created; out[#out + 1] = damage or ''
+  local wrote = false
 
   local states = {}  -- producer -> its state, read once and written back once per call
+  -- A wrong type at the producers key fails the session's first HGET, before any write.
   local function state_of(producer)
     local st = states[producer]
     if st == nil then
-      local raw = redis.call('HGET', producers, producer)
+      local raw = redis.pcall('HGET', producers, producer)
+      if type(raw) == 'table' and raw.err then return nil, raw.err end
       if not raw then
         st = {raw = ''}
       else
@@ -121,17 +113,32 @@ for s = 1, tonumber(ARGV[1]) do
     end
     return st
   end
+  -- Marks the session damaged: its requests so far (none of which wrote) and the rest get
+  -- code 5.
+  local function mark_damaged(why)
+    damage = why
+    out[header] = ''
+    out[header + 2] = why
+    for j = header + 3, #out, 3 do
+      out[j] = 5; out[j + 1] = 0; out[j + 2] = 0
+    end
+  end
 
   local added, added_bytes = 0, 0
   for r = 1, nreq do
     local producer, pepoch, seq, n = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3])
-    a = a + 4
     local verdict = 'write'
     local st
+    local base = a + 4
+    a = a + 4 + 6 * n
+    if not damage then
+      local why
+      st, why = state_of(producer)
+      if not st then mark_damaged(why) end
+    end
     if damage then
       verdict = 'damaged_session'
     else
-      st = state_of(producer)
       if st.bad then verdict = 'damaged'
       elseif st.e and dlt(pepoch, st.e) then verdict = 'reject'
       elseif seq ~= '' then
@@ -143,25 +150,43 @@ for s = 1, tonumber(ARGV[1]) do
         else verdict = 'reject' end
       end
     end
+    local first = head + 1
     if verdict == 'write' then
-      local first = head + 1
-      for k = 1, n do
-        local t, rid, prid, mid, d, ts = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
-        a = a + 6
-        head = head + 1
+      for k = 0, n - 1 do
+        local i = base + 6 * k
+        local t, rid, prid, mid, d, ts = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
+        local id
+        if head < 99999999999999 then id = tostring(head + 1) .. '-0' else id = fmt(head + 1) .. '-0' end
+        local args
         if seq == '' and rid == '' and prid == '' and mid == '' then
-          redis.call('XADD', log, fmt(head) .. '-0', 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch)
+          args = {'XADD', log, id, 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch}
         else
-          local args = {'XADD', log, fmt(head) .. '-0', 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch}
+          args = {'XADD', log, id, 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch}
           if seq ~= '' then args[#args + 1] = 'q'; args[#args + 1] = seq end
           if rid ~= '' then args[#args + 1] = 'r'; args[#args + 1] = rid end
           if prid ~= '' then args[#args + 1] = 'pr'; args[#args + 1] = prid end
           if mid ~= '' then args[#args + 1] = 'm'; args[#args + 1] = mid end
-          redis.call(unpack(args))
         end
+        if wrote then
+          redis.call(unpack(args))
+        else
+          -- The session's first write: a log key of another type, or one that already runs
+          -- past the head (foreign data), fails here, before anything was written.
+          local res = redis.pcall(unpack(args))
+          if type(res) == 'table' and res.err then
+            mark_damaged(res.err)
+            break
+          end
+          wrote = true
+        end
+        head = head + 1
         added = added + 1
         added_bytes = added_bytes + 48 + #t + #producer + #rid + #prid + #mid + #d
       end
+    end
+    if verdict == 'write' and damage then
+      out[#out + 1] = 5; out[#out + 1] = 0; out[#out + 1] = 0
+    elseif verdict == 'write' then
       -- The producer rules' record(): a higher epoch resets the sequence; a sequence is
       -- remembered with the offsets of its append.
       if (not st.e) or dlt(st.e, pepoch) then st.q = '' end
@@ -174,7 +199,6 @@ for s = 1, tonumber(ARGV[1]) do
       st.dirty = true
       out[#out + 1] = 0; out[#out + 1] = first; out[#out + 1] = head
     else
-      a = a + 6 * n
       if verdict == 'reject' then
         out[#out + 1] = 2; out[#out + 1] = st.raw; out[#out + 1] = 0
       elseif verdict == 'damaged' then
