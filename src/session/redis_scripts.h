@@ -195,8 +195,11 @@ for s = 1, tonumber(ARGV[1]) do
       st.f = st.f or '0'
       st.l = st.l or '0'
       if seq ~= '' then st.q, st.f, st.l = seq, fmt(first), fmt(head) end
-      st.raw = st.e .. ',' .. st.q .. ',' .. st.f .. ',' .. st.l
-      st.dirty = true
+      local raw = st.e .. ',' .. st.q .. ',' .. st.f .. ',' .. st.l
+      if raw ~= st.raw then
+        st.raw = raw
+        st.dirty = true  -- unchanged (an unsequenced append in the same epoch): no write
+      end
       out[#out + 1] = 0; out[#out + 1] = first; out[#out + 1] = head
     else
       if verdict == 'reject' then
