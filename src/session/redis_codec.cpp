@@ -71,7 +71,7 @@ Result<Event> decode_event(std::string_view id, std::span<const FieldView> field
       e.timestamp_ms = *ts;
       have_ts = true;
     } else if (n == "e" || n == "q") {
-      if (!parse_u64(f.value)) {
+      if (!parse_u64(f.value) && !(n == "q" && f.value.empty())) {  // q: empty = unsequenced
         return corrupt("event " + shown(id) + ": producer " + std::string(n) + " '" +
                        shown(f.value) + "'");
       }

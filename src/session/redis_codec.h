@@ -36,8 +36,8 @@ Result<Offset> parse_entry_id(std::string_view id);
 std::string entry_id(Offset offset);
 
 // A stream entry written by the append script. Fields: t (type), p (producer), d (payload),
-// ts (timestamp), e (producer epoch), and optionally q (producer sequence), r (run id),
-// pr (parent run id), m (message id).
+// ts (timestamp), e (producer epoch), q (producer sequence, empty if none), r (run id),
+// pr (parent run id), m (message id); the last four may be empty or absent.
 Result<Event> decode_event(std::string_view id, std::span<const FieldView> fields);
 
 // The :meta hash (HGETALL) of `session`.

@@ -157,22 +157,16 @@ for s = 1, tonumber(ARGV[1]) do
         local t, rid, prid, mid, d, ts = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4], ARGV[i + 5]
         local id
         if head < 99999999999999 then id = tostring(head + 1) .. '-0' else id = fmt(head + 1) .. '-0' end
-        local args
-        if seq == '' and rid == '' and prid == '' and mid == '' then
-          args = {'XADD', log, id, 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch}
-        else
-          args = {'XADD', log, id, 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch}
-          if seq ~= '' then args[#args + 1] = 'q'; args[#args + 1] = seq end
-          if rid ~= '' then args[#args + 1] = 'r'; args[#args + 1] = rid end
-          if prid ~= '' then args[#args + 1] = 'pr'; args[#args + 1] = prid end
-          if mid ~= '' then args[#args + 1] = 'm'; args[#args + 1] = mid end
-        end
+        -- Every entry has the same fields in the same order (empty when unset): Redis then
+        -- stores the field names once per stream node, not per entry.
         if wrote then
-          redis.call(unpack(args))
+          redis.call('XADD', log, id, 't', t, 'p', producer, 'd', d, 'ts', ts, 'e', pepoch,
+                     'q', seq, 'r', rid, 'pr', prid, 'm', mid)
         else
           -- The session's first write: a log key of another type, or one that already runs
           -- past the head (foreign data), fails here, before anything was written.
-          local res = redis.pcall(unpack(args))
+          local res = redis.pcall('XADD', log, id, 't', t, 'p', producer, 'd', d, 'ts', ts,
+                                  'e', pepoch, 'q', seq, 'r', rid, 'pr', prid, 'm', mid)
           if type(res) == 'table' and res.err then
             mark_damaged(res.err)
             break
@@ -186,6 +180,9 @@ for s = 1, tonumber(ARGV[1]) do
     end
     if verdict == 'write' and damage then
       out[#out + 1] = 5; out[#out + 1] = 0; out[#out + 1] = 0
+    elseif verdict == 'write' and seq == '' and st.e == pepoch then
+      -- record() changes nothing for an unsequenced append in the producer's epoch.
+      out[#out + 1] = 0; out[#out + 1] = first; out[#out + 1] = head
     elseif verdict == 'write' then
       -- The producer rules' record(): a higher epoch resets the sequence; a sequence is
       -- remembered with the offsets of its append.
@@ -220,7 +217,7 @@ for s = 1, tonumber(ARGV[1]) do
           for _, entry in ipairs(page) do
             local fields = entry[2]
             local ep, eq = field(fields, 'e'), field(fields, 'q')
-            if field(fields, 'p') == producer and ep and eq then
+            if field(fields, 'p') == producer and ep and eq and eq ~= '' then
               if ep == pepoch and eq == seq then
                 local off = offset_of(entry[1])
                 if off then

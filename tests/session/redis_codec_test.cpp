@@ -36,6 +36,9 @@ TEST_CASE("redis codec: entries decode every field", "[redis][codec]") {
   CHECK(e->message_id == "m1");
   std::vector<FieldView> minimal = {{"t", "x"}, {"p", ""}, {"d", ""}, {"ts", "0"}, {"e", "0"}};
   CHECK(redis::decode_event("1-0", minimal).ok());
+  minimal.push_back({"q", ""});  // unsequenced, as the append script writes it
+  minimal.push_back({"r", ""});
+  CHECK(redis::decode_event("1-0", minimal).ok());
 }
 
 TEST_CASE("redis codec: malformed entries are DATA_LOSS", "[redis][codec][bad-input]") {
