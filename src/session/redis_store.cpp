@@ -527,7 +527,10 @@ class RedisStore final : public SessionStore {
       auto id = (*c)->call({"CLIENT", "ID"});
       if (!id.ok()) return id.status();
       if ((*id)->type != REDIS_REPLY_INTEGER) return unexpected("CLIENT ID");
-      wait_client_id_ = std::to_string((*id)->integer);
+      {
+        std::lock_guard lock(wait_mu_);
+        wait_client_id_ = std::to_string((*id)->integer);
+      }
       wait_connection_ = std::move(*c);
     }
     Connection& c = *wait_connection_;
@@ -937,7 +940,7 @@ class RedisStore final : public SessionStore {
   std::condition_variable wait_cv_;
   bool waiting_ = false;
   bool interrupt_pending_ = false;
-  std::string wait_client_id_;
+  std::string wait_client_id_;  // guarded by wait_mu_
 };
 
 }  // namespace
