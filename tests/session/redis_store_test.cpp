@@ -671,3 +671,65 @@ TEST_CASE("redis: a hub runs its basic flows on the Redis store", "[redis][hub]"
   CHECK(snap2.messages.size() >= 1);
   CHECK(snap2.epoch == created.epoch);
 }
+
+TEST_CASE("redis: a hub's maintenance compacts and trims on the Redis store", "[redis][hub][retention]") {
+  auto& server = test::shared_redis_server();
+  auto store = open_store(server, test::unique_redis_prefix());
+  auto clock = std::make_shared<testing::FakeClock>();
+  HubOptions o;
+  o.store = store;
+  o.clock = clock;
+  o.maintenance_interval = std::chrono::milliseconds(0);
+  auto hub = Hub::open(o).value();
+
+  auto run = hub->start_run("chat", {.agent = "assistant"}).value();
+  auto msg = run->begin_message().value();
+  std::string text;
+  for (int i = 0; i < 30; ++i) {
+    REQUIRE(run->delta(msg, "t" + std::to_string(i)).ok());
+    text += "t" + std::to_string(i);
+  }
+  REQUIRE(run->end_message(msg).ok());
+  REQUIRE(run->complete().ok());
+  auto report = hub->run_maintenance();
+  CHECK(report.deltas_compacted == 30);
+  auto snap = hub->snapshot("chat").value();
+  REQUIRE(snap.messages.size() == 1);
+  CHECK(snap.messages[0].text == text);
+  auto info = store->info("chat").value();
+  CHECK(info.event_count == 4);  // run.started, message.started, message.completed, run.completed
+
+  for (int i = 0; i < 20; ++i) REQUIRE(hub->append("chat", test::draft("app.n"), test::producer("p")).ok());
+  RetentionPolicy keep;
+  keep.max_events = 5;
+  REQUIRE(hub->set_retention("chat", keep).ok());
+  CHECK(hub->run_maintenance().events_trimmed == 19);
+  info = store->info("chat").value();
+  CHECK(info.event_count == 5);
+  CHECK(info.retention == keep);
+  CHECK(hub->subscribe("chat", {.from = 3}, Collector().handler()).status().code() == StatusCode::kDataLoss);
+
+  RetentionPolicy ttl;
+  ttl.ttl = std::chrono::minutes(5);
+  REQUIRE(hub->set_retention("chat", ttl).ok());
+  clock->advance(std::chrono::minutes(6));
+  REQUIRE(hub->append("chat", test::draft("app.new"), test::producer("p")).ok());
+  CHECK(hub->run_maintenance().events_trimmed == 5);
+  CHECK(store->info("chat").value().event_count == 1);
+}
+
+TEST_CASE("redis: leased entries are shared between nodes", "[redis][multinode]") {
+  auto& server = test::shared_redis_server();
+  const std::string prefix = test::unique_redis_prefix();
+  auto node_a = open_store(server, prefix);
+  auto node_b = open_store(server, prefix);
+  REQUIRE(node_a->create("s", 0).ok());
+  REQUIRE(node_a->put_leased("s", "presence", {"c1", "{\"d\":1}", 100}).ok());
+  REQUIRE(node_b->put_leased("s", "lease", {"r1", "{}", 200}).ok());
+  CHECK(node_b->list_leased("s", "presence").value() == std::vector<LeasedEntry>{{"c1", "{\"d\":1}", 100}});
+  CHECK(node_a->list_leased("s", "lease").value().size() == 1);
+  CHECK(node_b->remove_leased("s", "presence", "c1").value());
+  CHECK(node_a->list_leased("s", "presence").value().empty());
+  REQUIRE(node_b->remove("s").ok());
+  CHECK(server.command({"KEYS", prefix + "{s}*"}).empty());  // nothing of the session is left
+}
