@@ -291,8 +291,11 @@ class RedisStore final : public SessionStore {
       std::size_t bytes = 0;
       Offset cursor = after;
       bool first_page = true;
-      while (out.events.size() < max_events) {
-        const std::size_t want = std::min(max_events - out.events.size(), kReadPage);
+      // At least one call, so that a missing session is reported and head is filled in even
+      // when no events are wanted.
+      while (first_page || out.events.size() < max_events) {
+        const std::size_t want =
+            std::max<std::size_t>(1, std::min(max_events - out.events.size(), kReadPage));
         Args call;
         call.own(k.meta);
         call.own(k.log);
@@ -324,7 +327,8 @@ class RedisStore final : public SessionStore {
                                    ": the log returned offset " + std::to_string(e->offset) +
                                    " after " + std::to_string(cursor));
           }
-          if (!out.events.empty() && bytes + e->byte_size() > max_bytes) {
+          if (out.events.size() >= max_events ||
+              (!out.events.empty() && bytes + e->byte_size() > max_bytes)) {
             full = true;
             break;
           }

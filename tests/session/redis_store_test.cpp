@@ -580,6 +580,10 @@ TEST_CASE("redis: the scripts come back after Redis forgot them", "[redis]") {
   CHECK(group[1].status.ok());
   REQUIRE(server.command({"SCRIPT", "FLUSH"}) == "OK");
   CHECK(store->read("s", 0, 10, 1 << 20).value().events.size() == 2);
+  auto none = store->read("s", 0, 0, 1 << 20).value();  // no events wanted: still the head
+  CHECK(none.events.empty());
+  CHECK(none.head == 2);
+  CHECK(store->read("nope", 0, 0, 1 << 20).status().code() == StatusCode::kNotFound);
   REQUIRE(server.command({"SCRIPT", "FLUSH"}) == "OK");
   CHECK(store->trim("s", 1).value() == 1);
 }
