@@ -20,7 +20,8 @@ std::string shown(std::string_view text) {
 }  // namespace
 
 std::optional<std::uint64_t> parse_u64(std::string_view text) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
+  // Canonical only, as Redis and the store write numbers: no leading zeros.
+  if (text.empty() || text.size() > 20 || (text.size() > 1 && text[0] == '0')) return std::nullopt;
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
@@ -28,7 +29,11 @@ std::optional<std::uint64_t> parse_u64(std::string_view text) {
 }
 
 std::optional<std::int64_t> parse_i64(std::string_view text) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
+  const std::string_view digits = text.starts_with('-') ? text.substr(1) : text;
+  if (digits.empty() || text.size() > 20 || (digits.size() > 1 && digits[0] == '0') ||
+      (text.starts_with('-') && digits == "0")) {
+    return std::nullopt;
+  }
   std::int64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;

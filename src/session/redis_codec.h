@@ -25,8 +25,8 @@ struct FieldView {
 // The value of meta's "format" field this version writes.
 inline constexpr std::string_view kFormat = "1";
 
-// Strict decimal parsing: digits only (a '-' first for the signed form), no leading '+',
-// no spaces, no overflow. std::nullopt otherwise.
+// Strict, canonical decimal parsing: digits only (a '-' first for the signed form), no
+// leading '+' or zeros, no "-0", no spaces, no overflow. std::nullopt otherwise.
 std::optional<std::uint64_t> parse_u64(std::string_view text);
 std::optional<std::int64_t> parse_i64(std::string_view text);
 

@@ -43,7 +43,7 @@ TEST_CASE("redis codec: entries decode every field", "[redis][codec]") {
 
 TEST_CASE("redis codec: malformed entries are DATA_LOSS", "[redis][codec][bad-input]") {
   for (std::string_view id : {"", "0-0", "1-1", "1", "-0", "a-0", "1-0-0", " 1-0", "+1-0",
-                              "18446744073709551616-0", "99999999999999999999999-0"}) {
+                              "18446744073709551616-0", "99999999999999999999999-0", "01-0", "00-0"}) {
     INFO(id);
     CHECK(redis::decode_event(id, good_entry()).status().code() == StatusCode::kDataLoss);
   }
@@ -125,7 +125,8 @@ TEST_CASE("redis codec: producer state and leased entries", "[redis][codec][bad-
   LeasedEntry entry{"c1", "{\"a\":\":\"}", 99};
   CHECK(redis::decode_leased("c1", redis::encode_leased(entry)).value() == entry);
   CHECK(redis::decode_leased("c1", "-5:").value().expires_ms == -5);
-  for (std::string_view bad : {"", "no-expiry", ":{}", "x:{}", "1e5:{}"}) {
+  CHECK(redis::decode_leased("c1", "0:x").value().expires_ms == 0);
+  for (std::string_view bad : {"", "no-expiry", ":{}", "x:{}", "1e5:{}", "-0:{}", "007:{}", "-:{}"}) {
     INFO(bad);
     CHECK(redis::decode_leased("c1", bad).status().code() == StatusCode::kDataLoss);
   }
