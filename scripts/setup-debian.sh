@@ -5,8 +5,10 @@
 set -euo pipefail
 
 build_packages=(build-essential cmake ninja-build pkg-config
-  libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libssl-dev)
-test_packages=(catch2 clang libclang-rt-14-dev sqlite3 openssl)
+  libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
+  libhiredis-dev)
+test_packages=(catch2 clang libclang-rt-14-dev sqlite3 openssl
+  redis-server redis-tools)
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" != "--build" ]]; then

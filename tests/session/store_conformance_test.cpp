@@ -4,6 +4,7 @@
 
 #include <set>
 
+#include "session/redis_server.h"
 #include "session/test_util.h"
 
 using namespace strata;
@@ -20,6 +21,15 @@ struct SqliteFactory {
   std::shared_ptr<SessionStore> open() {
     return open_sqlite_store(dir.file("conformance.db"),
                              {SqliteStoreOptions::Durability::kProcessCrash}).value();
+  }
+};
+
+// Each instance works under its own key prefix on the process's shared redis-server.
+struct RedisFactory {
+  std::shared_ptr<SessionStore> open() {
+    auto store = open_redis_store(test::shared_redis_server().store_options(test::unique_redis_prefix()));
+    if (!store.ok()) FAIL(store.status().to_string());
+    return *store;
   }
 };
 
@@ -53,7 +63,7 @@ StoreAppend append_one(SessionStore& store, StoreAppend r) {
 
 }  // namespace
 
-#define STORES MemoryFactory, SqliteFactory
+#define STORES MemoryFactory, SqliteFactory, RedisFactory
 
 TEMPLATE_TEST_CASE("store: create gives a session with a fresh epoch", "[store]", STORES) {
   TestType factory;
