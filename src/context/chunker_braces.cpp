@@ -250,6 +250,8 @@ Header classify(std::string_view raw, std::string_view language) {
       }
     }
   }
+  // An arrow function passed as an argument (describe('x', () => {) is not a definition.
+  if (arrow && !assignment) return hd;
   if (assignment) {
     if (arrow || h.find("function") != std::string_view::npos) {
       std::size_t b = 0;
@@ -387,6 +389,11 @@ void scan_level(Scanner& s, std::size_t begin, std::size_t end, const std::strin
       continue;
     }
     const std::size_t close = std::min(s.match[i], end);
+    // Go ends statements at newlines, and its '{' shares the line with the header.
+    if (s.language == "go") {
+      const std::size_t nl = s.text.rfind('\n', i);
+      if (nl != std::string_view::npos && nl + 1 > stmt) stmt = nl + 1;
+    }
     std::string_view raw = s.text.substr(stmt, i - stmt);
     // A header spanning more than a few hundred lines is not a header.
     Header hd = raw.size() > 4000 ? Header{} : classify(raw, s.language);

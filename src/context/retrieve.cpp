@@ -38,6 +38,7 @@ constexpr double kFieldBody = 1.0;
 constexpr std::size_t kMaxQueryTerms = 48;
 constexpr std::size_t kBm25Candidates = 400;
 constexpr std::size_t kHistoryCommits = 100;
+constexpr std::size_t kSpanFiles = 10;
 
 struct Scores {
   double bm25 = 0, definition = 0, path = 0, trace = 0, history = 0, co_change = 0;
@@ -101,7 +102,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   std::vector<std::pair<double, std::string>> ranked_terms;
   for (const auto& t : task.terms) {
     auto it = idf.find(t.term);
-    if (it == idf.end() || it->second < 0.15) continue;
+    // Near-universal terms say nothing (only judged on corpora large enough to tell).
+    if (it == idf.end() || (n_files >= 20 && it->second < 0.15)) continue;
     ranked_terms.emplace_back(t.weight * it->second, t.term);
   }
   std::stable_sort(ranked_terms.begin(), ranked_terms.end(),
@@ -193,7 +195,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     std::string_view v = d;
     while (!v.empty()) {
       auto it = cat->by_module.find(std::string(v));
-      if (it != cat->by_module.end()) {
+      // A one-part module ("sympy") says nothing about where in the package to look.
+      if (it != cat->by_module.end() && v.find('.') != std::string_view::npos) {
         const double strength = it->second.size() == 1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(it->second.size()));
         for (auto f : it->second) credit_path(f, 0.9 * strength, "module " + std::string(v));
         break;
@@ -369,7 +372,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   Stmt content(db, "SELECT content FROM files WHERE id = ?1");
   if (!chunks.ok() || !content.ok()) return sqlite_error(db, "read chunks");
   std::vector<SpanHit> spans;
-  for (std::size_t k = 0; k < result.files.size(); ++k) {
+  // Spans come from the best files only (a query for 100 files does not chunk-score 100).
+  for (std::size_t k = 0; k < result.files.size() && k < kSpanFiles; ++k) {
     const auto& hit = result.files[k];
     const auto& f = cat->files[cat->by_path.at(hit.path)];
     content.reset().bind(1, f.id);
@@ -416,8 +420,18 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       const double lines = static_cast<double>(sp.end_line - sp.start_line + 1);
       score /= std::sqrt(std::max(8.0, lines)) / std::sqrt(8.0);
       if (!name.empty() && ident_set.count(lower(name))) {
-        score += 5.0;
-        sp.why.push_back({"definition", 5.0, "defines " + name});
+        // A named definition; more when the task names it qualified (Matrix.is_upper).
+        const std::string qual = lower(sp.symbol);
+        bool qualified = false;
+        for (const auto& d : task.dotted) {
+          if (d.size() >= qual.size() && d.compare(d.size() - qual.size(), qual.size(), qual) == 0 &&
+              qual.find('.') != std::string::npos) {
+            qualified = true;
+          }
+        }
+        const double bonus = qualified ? 8.0 : 5.0;
+        score += bonus;
+        sp.why.push_back({"definition", bonus, "defines " + name});
       }
       if (score <= 0) continue;
       if (!matched.empty()) sp.why.push_back({"terms", score, join(matched, 6)});
@@ -425,13 +439,28 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       best = std::max(best, score);
       file_spans.push_back(std::move(sp));
     }
+    // A class whose named member matched yields to that member (the tighter span).
+    for (auto& outer : file_spans) {
+      if (outer.kind != ChunkKind::kClass) continue;
+      for (const auto& inner : file_spans) {
+        if (&inner == &outer || inner.start_line < outer.start_line || inner.end_line > outer.end_line) continue;
+        bool named = false;
+        for (const auto& w : inner.why) named |= w.name == "definition";
+        if (named) {
+          outer.score *= 0.5;
+          break;
+        }
+      }
+    }
     for (auto& sp : file_spans) {
       sp.score = hit.score * (0.3 + 0.7 * (best > 0 ? sp.score / best : 0));
       spans.push_back(std::move(sp));
     }
   }
-  std::stable_sort(spans.begin(), spans.end(),
-                   [](const SpanHit& a, const SpanHit& b) { return a.score > b.score; });
+  std::stable_sort(spans.begin(), spans.end(), [](const SpanHit& a, const SpanHit& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.end_line - a.start_line < b.end_line - b.start_line;  // the tighter span first
+  });
   if (spans.size() > query.max_spans) spans.resize(query.max_spans);
   result.spans = std::move(spans);
   return result;

@@ -19,14 +19,14 @@ namespace strata::context {
 
 struct CodeTreeOptions {
   // The directory to walk. Required.
-  std::string root;
+  std::string root{};
   // Connector id (documents are kept per id). Default: "code".
   std::string id = "code";
   // The commit documents are stamped with. Default: "" = `git rev-parse HEAD` in root (or
   // in git_dir), or none when root is not a git work tree.
-  std::string commit;
+  std::string commit{};
   // A git directory for a tree checked out with --work-tree. Default: "" (root/.git).
-  std::string git_dir;
+  std::string git_dir{};
   // Files larger than this are skipped (kTooLarge). Default: 1 MiB.
   std::size_t max_file_bytes = 1 << 20;
   // Files with a line longer than this are skipped (kLongLines). Default: 20,000 bytes.

@@ -49,9 +49,9 @@ class IngestSink {
 
 struct ScanResult {
   // The connector's new cursor (opaque to the engine; passed back on the next scan).
-  std::string cursor;
+  std::string cursor{};
   // The commit the source now reflects ("" when not a git source).
-  std::string commit;
+  std::string commit{};
   // True when the scan enumerated every document the source holds (a code tree walk): the
   // engine then removes this connector's documents that were neither put() nor unchanged().
   bool complete = false;

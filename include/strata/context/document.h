@@ -33,8 +33,8 @@ std::string_view to_string(ChunkKind kind) noexcept;
 // A span of a file. Lines are 1-based and inclusive.
 struct Chunk {
   ChunkKind kind = ChunkKind::kBlock;
-  std::string name;            // "is_upper"; empty for blocks
-  std::string qualified_name;  // "MatrixProperties.is_upper"; empty for blocks
+  std::string name{};            // "is_upper"; empty for blocks
+  std::string qualified_name{};  // "MatrixProperties.is_upper"; empty for blocks
   int start_line = 1;
   int end_line = 1;
   // Last line of the signature (the header up to the body); == start_line for one-line
@@ -48,21 +48,21 @@ inline constexpr std::string_view kEveryone = "*";
 struct Document {
   DocumentKind kind = DocumentKind::kFile;
   // Files: the path relative to the tree root, '/'-separated. Commits: the full hash.
-  std::string path;
+  std::string path{};
   // The commit the content was read at; empty when the tree is not a git work tree.
-  std::string commit;
+  std::string commit{};
   // Optional locator for humans (URL, absolute path); not used for identity.
-  std::string uri;
+  std::string uri{};
   // Files: the bytes. Commits: the full message.
-  std::string content;
+  std::string content{};
   // Commits: the subject line. Files: empty.
-  std::string title;
+  std::string title{};
   // Authors (commits: "Name <email>").
-  std::vector<std::string> authors;
+  std::vector<std::string> authors{};
   // Seconds since the epoch (commits: author time); 0 when unknown.
   std::int64_t timestamp = 0;
   // Commits: the paths the commit changed (against its first parent).
-  std::vector<std::string> changed_paths;
+  std::vector<std::string> changed_paths{};
   // Principals allowed to read this document; kEveryone for public. An empty list means
   // nobody may read it (fail closed). Default: public, which suits a local code tree.
   std::vector<std::string> access{std::string(kEveryone)};

@@ -36,26 +36,26 @@ namespace strata::context {
 struct EngineOptions {
   // The index file. Required; created when missing. A file that is not a strata index (or a
   // damaged one) is refused with kDataLoss and left untouched.
-  std::string index_path;
+  std::string index_path{};
   // Optional dense-vector rerank. Default: none.
-  std::shared_ptr<const Embedder> embedder;
+  std::shared_ptr<const Embedder> embedder{};
 };
 
 // Who a query acts for. Documents whose access list holds neither kEveryone, the principal's
 // id nor one of its groups are invisible to the query (filtered before ranking).
 struct Principal {
-  std::string id;                   // Default: "" (anonymous: public documents only)
-  std::vector<std::string> groups;  // Default: none
+  std::string id{};                   // Default: "" (anonymous: public documents only)
+  std::vector<std::string> groups{};  // Default: none
 };
 
 struct Query {
   // The task in words (an issue, a stack trace, a question).
-  std::string text;
+  std::string text{};
   // How many files and spans to return. Default: 10 files, 20 spans.
   std::size_t max_files = 10;
   std::size_t max_spans = 20;
   // Who the query acts for. Default: anonymous.
-  Principal principal;
+  Principal principal{};
   // Rank test files like any other (normally they are down-weighted unless the task is
   // about tests). Default: false.
   bool include_tests = false;
@@ -65,78 +65,78 @@ struct Query {
 // "history", "stack_trace", "co_change", "embedding", "test_penalty", ...), its contribution
 // to the score and what matched ("defines `ccode`").
 struct Signal {
-  std::string name;
+  std::string name{};
   double score = 0;
-  std::string detail;
+  std::string detail{};
 };
 
 struct SpanHit {
-  std::string path;
-  std::string commit;
+  std::string path{};
+  std::string commit{};
   ChunkKind kind = ChunkKind::kBlock;
-  std::string symbol;
+  std::string symbol{};
   int start_line = 1;
   int end_line = 1;
   int signature_end_line = 1;
   double score = 0;
-  std::vector<Signal> why;
+  std::vector<Signal> why{};
 };
 
 struct FileHit {
-  std::string path;
-  std::string commit;
+  std::string path{};
+  std::string commit{};
   double score = 0;
-  std::vector<Signal> why;
+  std::vector<Signal> why{};
   bool test = false;    // a test file
   std::size_t bytes = 0;
 };
 
 struct RetrieveResult {
-  std::vector<FileHit> files;   // best first
-  std::vector<SpanHit> spans;   // best first, from the ranked files
-  std::string index_commit;     // the commit the index reflects ("" outside git)
-  std::vector<std::string> terms;  // the query terms the task was turned into (for "why")
+  std::vector<FileHit> files{};   // best first
+  std::vector<SpanHit> spans{};   // best first, from the ranked files
+  std::string index_commit{};     // the commit the index reflects ("" outside git)
+  std::vector<std::string> terms{};  // the query terms the task was turned into (for "why")
 };
 
 struct PackOptions {
   // Hard limit on the tokens of the rendering. Default: 8000.
   std::size_t budget = 8000;
   // Measures tokens. Default: estimate_tokenizer() (the packet then says counts are estimates).
-  std::shared_ptr<const Tokenizer> tokenizer;
+  std::shared_ptr<const Tokenizer> tokenizer{};
   PacketFormat format = PacketFormat::kMarkdown;
   // Files considered. Default: 10.
   std::size_t max_files = 10;
 };
 
 struct IngestProgress {
-  std::string connector;
+  std::string connector{};
   std::size_t seen = 0;       // documents offered (put + unchanged)
   std::size_t written = 0;    // documents added or replaced
   std::size_t removed = 0;
   std::size_t skipped = 0;
-  std::string current;        // the path just processed
+  std::string current{};        // the path just processed
 };
 using ProgressCallback = std::function<void(const IngestProgress&)>;
 
 struct IngestReport {
-  std::string connector;
-  std::string previous_cursor;
-  std::string cursor;
-  std::string commit;
+  std::string connector{};
+  std::string previous_cursor{};
+  std::string cursor{};
+  std::string commit{};
   std::size_t added = 0;
   std::size_t updated = 0;
   std::size_t unchanged = 0;
   std::size_t removed = 0;
   std::size_t chunks = 0;           // chunks written
   std::size_t bytes = 0;            // bytes of documents written
-  std::map<std::string, std::size_t> skipped;  // by reason (to_string(SkipReason))
-  std::vector<std::string> skipped_examples;   // up to 20 "path: reason (detail)"
+  std::map<std::string, std::size_t> skipped{};  // by reason (to_string(SkipReason))
+  std::vector<std::string> skipped_examples{};   // up to 20 "path: reason (detail)"
   std::chrono::milliseconds elapsed{0};
 };
 
 struct IngestOptions {
   // Called every ~`progress_every` documents and once at the end; on the ingesting thread.
-  ProgressCallback progress;
+  ProgressCallback progress{};
   std::size_t progress_every = 500;
   // When it returns true the ingest stops with kCancelled and nothing is committed.
   std::function<bool()> cancelled;
@@ -146,8 +146,8 @@ struct IndexStats {
   std::size_t files = 0;
   std::size_t chunks = 0;
   std::size_t commits = 0;
-  std::string commit;
-  std::map<std::string, std::string> cursors;  // connector id -> cursor
+  std::string commit{};
+  std::map<std::string, std::string> cursors{};  // connector id -> cursor
 };
 
 class ContextEngine {

@@ -20,7 +20,7 @@ namespace strata::context {
 
 struct GitHistoryOptions {
   // A work tree or a git directory. Required.
-  std::string repository;
+  std::string repository{};
   // The revision whose history is ingested. Default: "HEAD".
   std::string rev = "HEAD";
   // Connector id. Default: "git".

@@ -26,16 +26,16 @@ enum class ItemForm : std::uint8_t {
 std::string_view to_string(ItemForm form) noexcept;
 
 struct PacketItem {
-  std::string path;
-  std::string commit;  // the commit the index reflected for this file ("" outside git)
+  std::string path{};
+  std::string commit{};  // the commit the index reflected for this file ("" outside git)
   int start_line = 1;
   int end_line = 1;
   ChunkKind kind = ChunkKind::kBlock;
-  std::string symbol;  // qualified name of the chunk, if any
+  std::string symbol{};  // qualified name of the chunk, if any
   ItemForm form = ItemForm::kSpan;
-  std::string text;    // the cited lines (signatures: the header and a marker line)
+  std::string text{};    // the cited lines (signatures: the header and a marker line)
   double score = 0;
-  std::vector<std::string> why;  // the signals that chose it
+  std::vector<std::string> why{};  // the signals that chose it
   std::size_t tokens = 0;        // tokens of this item's rendering, as measured while packing
 
   // "path:start-end@commit" (commit abbreviated to 12 hex digits; "@" part omitted when
@@ -44,15 +44,15 @@ struct PacketItem {
 };
 
 struct Packet {
-  std::string task;
+  std::string task{};
   std::size_t budget = 0;
   PacketFormat format = PacketFormat::kMarkdown;
-  std::string tokenizer;      // Tokenizer::name()
+  std::string tokenizer{};      // Tokenizer::name()
   bool exact_counts = false;  // Tokenizer::exact(): false = counts are estimates
-  std::string index_commit;   // the commit the index reflects
-  std::vector<PacketItem> items;
+  std::string index_commit{};   // the commit the index reflects
+  std::vector<PacketItem> items{};
   // Files that ranked but did not fit, best first (path only).
-  std::vector<std::string> omitted;
+  std::vector<std::string> omitted{};
   // Tokens of the rendering in `format` (0 for an empty rendering), measured by the tokenizer.
   std::size_t used_tokens = 0;
   // False when even the packet's header did not fit (a tiny budget): renders as "".
