@@ -31,6 +31,7 @@ constexpr double kW_history = 0.6;
 constexpr double kW_cochange = 0.2;
 constexpr double kTestPenalty = 0.35;
 constexpr double kVendoredPenalty = 0.5;
+constexpr double kProsePenalty = 0.6;
 // Per-field BM25 weights (path, symbols, body).
 constexpr double kFieldPath = 3.0;
 constexpr double kFieldSymbols = 4.0;
@@ -198,7 +199,11 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       // A one-part module ("sympy") says nothing about where in the package to look.
       if (it != cat->by_module.end() && v.find('.') != std::string_view::npos) {
         const double strength = it->second.size() == 1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(it->second.size()));
-        for (auto f : it->second) credit_path(f, 0.9 * strength, "module " + std::string(v));
+        for (auto f : it->second) {
+          // A package's __init__ stands for the whole package, not for the code in question.
+          const bool init = cat->files[f].stem == "__init__";
+          credit_path(f, (init ? 0.35 : 0.9) * strength, "module " + std::string(v));
+        }
         break;
       }
       const auto dot = v.rfind('.');
@@ -295,6 +300,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     double v = kW_bm25 * s.bm25 + kW_definition * std::min(1.0, s.definition * 2.0) +
                kW_path * s.path + kW_trace * s.trace + kW_history * s.history +
                kW_cochange * s.co_change;
+    // Prose files (README, templates, docs) rank below code for a task that names code.
+    if (!task.identifiers.empty() && language_for_path(cat->files[f].path).empty()) v *= kProsePenalty;
     const auto flags = cat->files[f].flags;
     if ((flags & kFlagTest) && !tests_ok) v *= kTestPenalty;
     if (flags & kFlagVendored) v *= kVendoredPenalty;
