@@ -32,6 +32,9 @@ constexpr double kW_cochange = 0.2;
 constexpr double kTestPenalty = 0.35;
 constexpr double kVendoredPenalty = 0.5;
 constexpr double kProsePenalty = 0.6;
+constexpr double kW_embedding = 0.5;
+constexpr std::size_t kEmbedCandidates = 30;
+constexpr std::size_t kEmbedBytes = 2048;
 // Per-field BM25 weights (path, symbols, body).
 constexpr double kFieldPath = 3.0;
 constexpr double kFieldSymbols = 4.0;
@@ -341,6 +344,45 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     }
   }
 
+  // Optional dense rerank of the best lexical candidates.
+  std::unordered_map<std::uint32_t, double> embedding_score;
+  if (options_.embedder && !ranked.empty()) {
+    auto cosine = [](const std::vector<float>& a, const std::vector<float>& b) {
+      if (a.size() != b.size() || a.empty()) return 0.0;
+      double dot = 0, na = 0, nb = 0;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        dot += static_cast<double>(a[i]) * b[i];
+        na += static_cast<double>(a[i]) * a[i];
+        nb += static_cast<double>(b[i]) * b[i];
+      }
+      return na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0.0;
+    };
+    Result<std::vector<float>> qv = internal_error("embedder not run");
+    try {
+      qv = options_.embedder->embed(std::string_view(query.text).substr(0, kEmbedBytes));
+    } catch (...) {
+      qv = internal_error("embedder threw");
+    }
+    Stmt head(db, "SELECT substr(content, 1, ?2) FROM files WHERE id = ?1");
+    if (qv.ok() && head.ok()) {
+      for (std::size_t k = 0; k < ranked.size() && k < kEmbedCandidates; ++k) {
+        head.reset().bind(1, cat->files[ranked[k].file].id).bind(2, static_cast<std::int64_t>(kEmbedBytes));
+        if (head.step() != SQLITE_ROW) continue;
+        Result<std::vector<float>> fv = internal_error("embedder not run");
+        try {
+          fv = options_.embedder->embed(cat->files[ranked[k].file].path + "\n" + head.text(0));
+        } catch (...) {
+          continue;
+        }
+        if (!fv.ok()) continue;
+        const double c = std::max(0.0, cosine(*qv, *fv));
+        embedding_score[ranked[k].file] = c;
+        ranked[k].score += kW_embedding * c;
+      }
+      std::sort(ranked.begin(), ranked.end(), order);
+    }
+  }
+
   const std::size_t max_files = std::min(query.max_files, ranked.size());
   for (std::size_t k = 0; k < max_files; ++k) {
     const auto& r = ranked[k];
@@ -363,6 +405,9 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       hit.why.push_back({"history", kW_history * s.history, "commits: " + join(s.history_why, 2)});
     }
     if (s.co_change > 0) hit.why.push_back({"co_change", kW_cochange * s.co_change, "changed with top files"});
+    if (auto e = embedding_score.find(r.file); e != embedding_score.end() && e->second > 0) {
+      hit.why.push_back({"embedding", kW_embedding * e->second, options_.embedder->name()});
+    }
     if ((f.flags & kFlagTest) && !tests_ok) hit.why.push_back({"test_penalty", kTestPenalty, "test file"});
     if (f.flags & kFlagVendored) hit.why.push_back({"vendored_penalty", kVendoredPenalty, "vendored"});
     result.files.push_back(std::move(hit));

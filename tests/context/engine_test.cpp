@@ -367,3 +367,32 @@ TEST_CASE("engine: a failing or throwing connector changes nothing", "[context][
   CHECK(engine->ingest(*code, io).status().code() == StatusCode::kCancelled);
   CHECK(engine->stats()->files == 0);
 }
+
+TEST_CASE("engine: an optional embedder reranks the lexical candidates", "[context][engine]") {
+  // A toy embedder: letter frequencies. Deterministic; enough to move "zzz" files up.
+  class Letters final : public Embedder {
+   public:
+    std::string name() const override { return "letters"; }
+    Result<std::vector<float>> embed(std::string_view text) const override {
+      std::vector<float> v(26, 0.0f);
+      for (char c : text) {
+        if (c >= 'a' && c <= 'z') v[static_cast<std::size_t>(c - 'a')] += 1.0f;
+      }
+      return v;
+    }
+  };
+  ContextTempDir t;
+  t.write("repo/a.py", "def handler(): return 'aaaa aaaa aaaa'\n");
+  t.write("repo/z.py", "def handler(): return 'zzzz zzzz zzzz'\n");
+  auto e = ContextEngine::open({.index_path = t.path("index.db"), .embedder = std::make_shared<Letters>()});
+  REQUIRE(e.ok());
+  auto code = make_code_tree_connector({.root = t.path("repo")});
+  REQUIRE((*e)->ingest(*code).ok());
+  auto r = (*e)->retrieve({.text = "handler zzz zzzzzz zz"});
+  REQUIRE(r.ok());
+  REQUIRE(r->files.size() == 2);
+  CHECK(r->files[0].path == "z.py");
+  bool embedding = false;
+  for (const auto& s : r->files[0].why) embedding |= s.name == "embedding" && s.detail == "letters";
+  CHECK(embedding);
+}
