@@ -20,6 +20,12 @@ for package in "${wanted[@]}"; do
   fi
 done
 
+# The tokenizer tests fetch their data with npm and compare against Node: Debian's nodejs and
+# npm, unless a Node with npm is already installed (e.g. from NodeSource).
+if [[ "${1:-}" != "--build" ]] && ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
 if [[ ${#missing[@]} -eq 0 ]]; then
   echo "setup: all ${#wanted[@]} packages present"
   exit 0
