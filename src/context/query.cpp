@@ -138,9 +138,15 @@ TaskAnalysis analyze_task(std::string_view text) {
     }
     // A dotted/pathy token: words joined by '.' or '/'.
     std::size_t j = i;
-    while (j < n && (is_word_char(text[j]) ||
-                     ((text[j] == '.' || text[j] == '/') && j + 1 < n && is_word_char(text[j + 1])))) {
-      ++j;
+    while (j < n) {
+      if (is_word_char(text[j]) ||
+          ((text[j] == '.' || text[j] == '/') && j + 1 < n && is_word_char(text[j + 1]))) {
+        ++j;
+      } else if (text[j] == ':' && j + 2 < n && text[j + 1] == ':' && is_word_char(text[j + 2])) {
+        j += 2;  // C++ / Rust paths: Hub::append
+      } else {
+        break;
+      }
     }
     std::string_view token = text.substr(i, j - i);
     const bool in_code = mask[i] != 0;
@@ -153,8 +159,11 @@ TaskAnalysis analyze_task(std::string_view text) {
     if (last_dot != std::string_view::npos && known_extension(token.substr(last_dot + 1)) &&
         (has_slash || token.find('.') == last_dot)) {
       a.paths.emplace_back(token);
-    } else if (token.find('.') != std::string_view::npos && !has_slash) {
-      a.dotted.push_back(lower(token));
+    } else if ((token.find('.') != std::string_view::npos || token.find("::") != std::string_view::npos) &&
+               !has_slash) {
+      std::string d = lower(token);
+      for (std::size_t c = d.find("::"); c != std::string::npos; c = d.find("::", c)) d.replace(c, 2, ".");
+      a.dotted.push_back(std::move(d));
     }
     // Every word of the token.
     std::size_t k = 0;
