@@ -139,7 +139,7 @@ Result<Packet> EngineImpl::pack(const Query& query, const PackOptions& options) 
       item.form = ItemForm::kSpan;
       item.text = lines_of(sb->second.first, sb->second.second, s.start_line, s.end_line);
       if (try_add(item)) continue;
-      if (s.signature_end_line < s.end_line) {
+      if (s.signature_end_line < s.end_line && s.kind != ChunkKind::kBlock && s.kind != ChunkKind::kFile) {
         item.form = ItemForm::kSignature;
         item.end_line = s.signature_end_line;
         item.text = lines_of(sb->second.first, sb->second.second, s.start_line, s.signature_end_line) + "    ...\n";
@@ -162,6 +162,8 @@ Result<Packet> EngineImpl::pack(const Query& query, const PackOptions& options) 
   }
   for (; span_i < retrieved->spans.size(); ++span_i) {
     const auto& s = retrieved->spans[span_i];
+    // Blocks and whole-file chunks have no signature worth citing on its own.
+    if (s.kind == ChunkKind::kBlock || s.kind == ChunkKind::kFile) continue;
     auto sb = bodies.find(s.path);
     if (sb == bodies.end() || overlaps(s.path, s.start_line, s.end_line)) continue;
     PacketItem item;
