@@ -6,7 +6,8 @@ set -euo pipefail
 
 build_packages=(build-essential cmake ninja-build pkg-config
   libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev)
-test_packages=(catch2 clang libclang-rt-14-dev sqlite3)
+test_packages=(catch2 clang libclang-rt-14-dev sqlite3
+  git)  # git: the Context Engine history connector and its tests run the git command
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" != "--build" ]]; then
