@@ -43,10 +43,14 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
 namespace detail {
 
 bool may_read(std::string_view access, const Principal& principal) {
+  // `access` is '\n'-joined with a leading and a trailing '\n'.
   auto has = [&](std::string_view who) {
     if (who.empty()) return false;
-    std::string needle = "\n" + std::string(who) + "\n";
-    return access.find(needle) != std::string_view::npos;
+    for (std::size_t pos = access.find(who); pos != std::string_view::npos; pos = access.find(who, pos + 1)) {
+      const std::size_t end = pos + who.size();
+      if (pos > 0 && access[pos - 1] == '\n' && end < access.size() && access[end] == '\n') return true;
+    }
+    return false;
   };
   if (has(kEveryone) || has(principal.id)) return true;
   for (const auto& g : principal.groups) {
