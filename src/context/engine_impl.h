@@ -1,0 +1,49 @@
+// The ContextEngine implementation shared by engine.cpp (open, ingest), retrieve.cpp and
+// packer.cpp.
+#pragma once
+
+#include <mutex>
+#include <memory>
+#include <string>
+
+#include <strata/context/engine.h>
+
+#include "context/index.h"
+
+namespace strata::context::detail {
+
+class EngineImpl final : public ContextEngine {
+ public:
+  EngineImpl(EngineOptions options, DbPtr writer, DbPtr reader, int lock_fd,
+             std::shared_ptr<const Catalog> catalog);
+  ~EngineImpl() override;
+
+  Result<IngestReport> ingest(Connector& connector, const IngestOptions& options) override;
+  Result<RetrieveResult> retrieve(const Query& query) const override;
+  Result<Packet> pack(const Query& query, const PackOptions& options) const override;
+  Result<IndexStats> stats() const override;
+
+  std::shared_ptr<const Catalog> catalog() const {
+    std::lock_guard lock(catalog_mu_);
+    return catalog_;
+  }
+  // Reader connection; callers hold read_mu().
+  sqlite3* reader() const { return reader_.get(); }
+  std::mutex& read_mu() const { return read_mu_; }
+  const EngineOptions& options() const { return options_; }
+
+ private:
+  EngineOptions options_;
+  std::mutex write_mu_;
+  DbPtr writer_;
+  mutable std::mutex read_mu_;
+  DbPtr reader_;
+  int lock_fd_ = -1;
+  mutable std::mutex catalog_mu_;
+  std::shared_ptr<const Catalog> catalog_;
+};
+
+// True when a document with `access` ('\n'-joined) may be read by `principal`.
+bool may_read(std::string_view access, const Principal& principal);
+
+}  // namespace strata::context::detail

@@ -1,0 +1,181 @@
+#include "context/index.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+
+#include "context/sqlite_util.h"
+
+namespace strata::context::detail {
+
+namespace {
+
+constexpr const char* kFormat = "strata-context-index";
+constexpr const char* kVersion = "1";
+
+const char* const kSchema = R"sql(
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE cursors(connector TEXT PRIMARY KEY, cursor TEXT NOT NULL, commit_hash TEXT NOT NULL);
+CREATE TABLE files(
+  id INTEGER PRIMARY KEY, source TEXT NOT NULL, path TEXT NOT NULL, hash TEXT NOT NULL,
+  commit_hash TEXT NOT NULL, language TEXT NOT NULL, bytes INTEGER NOT NULL,
+  lines INTEGER NOT NULL, flags INTEGER NOT NULL, access TEXT NOT NULL, content BLOB NOT NULL,
+  UNIQUE(source, path));
+CREATE VIRTUAL TABLE files_fts USING fts5(path, symbols, body,
+  tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
+CREATE VIRTUAL TABLE files_vocab USING fts5vocab(files_fts, 'row');
+CREATE TABLE chunks(
+  id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, kind INTEGER NOT NULL, name TEXT NOT NULL,
+  qualified TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
+  sig_end INTEGER NOT NULL);
+CREATE INDEX chunks_file ON chunks(file_id);
+CREATE TABLE commits(
+  id INTEGER PRIMARY KEY, source TEXT NOT NULL, hash TEXT NOT NULL, key_hash TEXT NOT NULL,
+  author TEXT NOT NULL, time INTEGER NOT NULL, title TEXT NOT NULL, message TEXT NOT NULL,
+  access TEXT NOT NULL, UNIQUE(source, hash));
+CREATE VIRTUAL TABLE commits_fts USING fts5(message, paths,
+  tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
+CREATE TABLE commit_files(commit_id INTEGER NOT NULL, path TEXT NOT NULL);
+CREATE INDEX commit_files_commit ON commit_files(commit_id);
+CREATE INDEX commit_files_path ON commit_files(path);
+)sql";
+
+}  // namespace
+
+std::string module_of(std::string_view path) {
+  const auto dot = path.rfind('.');
+  const auto slash = path.rfind('/');
+  if (dot == std::string_view::npos || (slash != std::string_view::npos && dot < slash)) return "";
+  std::string_view stem = path.substr(0, dot);
+  std::string out;
+  out.reserve(stem.size());
+  for (char c : stem) {
+    out.push_back(c == '/' ? '.' : (c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c));
+  }
+  constexpr std::string_view init = ".__init__";
+  if (out.size() > init.size() && out.compare(out.size() - init.size(), init.size(), init) == 0) {
+    out.resize(out.size() - init.size());
+  }
+  return out;
+}
+
+Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
+  if (path.empty()) return invalid_argument_error("index path is empty");
+  struct stat st {};
+  const bool exists = ::stat(path.c_str(), &st) == 0;
+  const bool fresh = !exists || st.st_size == 0;
+  if (exists && !S_ISREG(st.st_mode)) return invalid_argument_error("index path is not a file: " + path);
+  if (fresh && !create_schema) return not_found_error("no index at " + path);
+  sqlite3* raw = nullptr;
+  const int flags = SQLITE_OPEN_READWRITE | (fresh ? SQLITE_OPEN_CREATE : 0) | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  DbPtr db(raw);
+  if (rc != SQLITE_OK) {
+    return unavailable_error("cannot open index " + path + ": " +
+                             (raw ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+  }
+  sqlite3_busy_timeout(db.get(), 5000);
+  sqlite3_extended_result_codes(db.get(), 0);
+  if (!fresh) {
+    // Validate before any write: a damaged or foreign file must stay untouched.
+    Stmt check(db.get(), "SELECT value FROM meta WHERE key = 'format'");
+    if (!check.ok()) {
+      const int code = sqlite3_errcode(db.get());
+      if (code == SQLITE_NOTADB || code == SQLITE_CORRUPT) {
+        return data_loss_error("index " + path + " is damaged or not an SQLite file: " + check.error());
+      }
+      return data_loss_error("index " + path + " is not a strata context index (" + check.error() + ")");
+    }
+    const int step = check.step();
+    if (step != SQLITE_ROW || check.text(0) != kFormat) {
+      return data_loss_error("index " + path + " is not a strata context index");
+    }
+    Stmt version(db.get(), "SELECT value FROM meta WHERE key = 'version'");
+    if (!version.ok() || version.step() != SQLITE_ROW || version.text(0) != kVersion) {
+      return data_loss_error("index " + path + " has an unsupported schema version");
+    }
+    Stmt quick(db.get(), "PRAGMA quick_check(1)");
+    if (!quick.ok() || quick.step() != SQLITE_ROW || quick.text(0) != "ok") {
+      return data_loss_error("index " + path + " is damaged (quick_check failed)");
+    }
+  }
+  STRATA_RETURN_IF_ERROR(exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+                                        " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"));
+  if (fresh) {
+    STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));
+    Status s = exec(db.get(), kSchema);
+    if (s.ok()) {
+      Stmt meta(db.get(), "INSERT INTO meta(key, value) VALUES('format', ?1), ('version', ?2)");
+      meta.bind(1, std::string_view(kFormat)).bind(2, std::string_view(kVersion));
+      if (meta.step() != SQLITE_DONE) s = sqlite_error(db.get(), "write meta");
+    }
+    if (!s.ok()) {
+      (void)exec(db.get(), "ROLLBACK");
+      return s;
+    }
+    STRATA_RETURN_IF_ERROR(exec(db.get(), "COMMIT"));
+  }
+  return db;
+}
+
+Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
+  auto cat = std::make_shared<Catalog>();
+  Stmt files(db, "SELECT id, path, commit_hash, access, flags, bytes FROM files ORDER BY id");
+  if (!files.ok()) return sqlite_error(db, "load files");
+  int rc;
+  while ((rc = files.step()) == SQLITE_ROW) {
+    Catalog::File f;
+    f.id = files.int64(0);
+    f.path = files.text(1);
+    f.commit = files.text(2);
+    f.access = files.text(3);
+    f.flags = static_cast<std::uint8_t>(files.int64(4));
+    f.bytes = static_cast<std::size_t>(files.int64(5));
+    const auto slash = f.path.rfind('/');
+    std::string name = f.path.substr(slash == std::string::npos ? 0 : slash + 1);
+    const auto dot = name.rfind('.');
+    f.stem = name.substr(0, dot == std::string::npos || dot == 0 ? name.size() : dot);
+    std::transform(f.stem.begin(), f.stem.end(), f.stem.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+    f.module = module_of(f.path);
+    const auto index = static_cast<std::uint32_t>(cat->files.size());
+    cat->by_id[f.id] = index;
+    cat->by_path[f.path] = index;
+    cat->by_stem[f.stem].push_back(index);
+    if (!f.module.empty()) {
+      // Every dotted suffix with at least two parts ("printing.ccode").
+      std::string_view m = f.module;
+      cat->by_module[std::string(m)].push_back(index);
+      std::size_t dot_pos = m.find('.');
+      while (dot_pos != std::string_view::npos) {
+        m.remove_prefix(dot_pos + 1);
+        if (m.find('.') == std::string_view::npos) break;
+        cat->by_module[std::string(m)].push_back(index);
+        dot_pos = m.find('.');
+      }
+    }
+    cat->files.push_back(std::move(f));
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(db, "load files");
+  Stmt chunks(db, "SELECT file_id, kind, name, start_line FROM chunks WHERE name != ''");
+  if (!chunks.ok()) return sqlite_error(db, "load chunks");
+  while ((rc = chunks.step()) == SQLITE_ROW) {
+    auto it = cat->by_id.find(chunks.int64(0));
+    if (it == cat->by_id.end()) continue;
+    std::string name = chunks.text(2);
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+    cat->definitions[name].push_back({it->second, static_cast<ChunkKind>(chunks.int64(1)),
+                                      static_cast<int>(chunks.int64(3))});
+    ++cat->chunks;
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(db, "load chunks");
+  Stmt commits(db, "SELECT count(*) FROM commits");
+  if (commits.ok() && commits.step() == SQLITE_ROW) cat->commits = static_cast<std::size_t>(commits.int64(0));
+  Stmt head(db, "SELECT commit_hash FROM cursors WHERE commit_hash != '' ORDER BY "
+                "(connector = 'code') DESC, rowid LIMIT 1");
+  if (head.ok() && head.step() == SQLITE_ROW) cat->index_commit = head.text(0);
+  return std::shared_ptr<const Catalog>(std::move(cat));
+}
+
+}  // namespace strata::context::detail

@@ -1,0 +1,521 @@
+// Ranking files and spans for a coding task. Signals (see docs/context.md, "Ranking"):
+//   bm25        FTS5 BM25 over path, symbols and body terms (per-field weights)
+//   definition  the file defines an identifier the task names (weighted by how few files do)
+//   path        a path, file name or dotted module named in the task
+//   stack_trace a file in a traceback the task quotes (deeper frames count more)
+//   history     past commit messages that match the task, credited to the files they changed
+//   co_change   files that changed together with the strongest candidates
+//   test/vendored penalty unless the task is about tests
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "context/engine_impl.h"
+#include "context/query.h"
+#include "context/sqlite_util.h"
+#include "context/text.h"
+
+namespace strata::context::detail {
+
+namespace {
+
+// Weights of the signals in the final score (each signal is normalised to about [0, 1]).
+constexpr double kW_bm25 = 1.0;
+constexpr double kW_definition = 1.2;
+constexpr double kW_path = 1.5;
+constexpr double kW_trace = 1.5;
+constexpr double kW_history = 0.6;
+constexpr double kW_cochange = 0.2;
+constexpr double kTestPenalty = 0.35;
+constexpr double kVendoredPenalty = 0.5;
+constexpr double kProsePenalty = 0.6;
+constexpr double kW_embedding = 0.5;
+constexpr std::size_t kEmbedCandidates = 30;
+constexpr std::size_t kEmbedBytes = 2048;
+// Per-field BM25 weights (path, symbols, body).
+constexpr double kFieldPath = 3.0;
+constexpr double kFieldSymbols = 4.0;
+constexpr double kFieldBody = 1.0;
+constexpr std::size_t kMaxQueryTerms = 48;
+constexpr std::size_t kBm25Candidates = 400;
+constexpr std::size_t kHistoryCommits = 100;
+constexpr std::size_t kSpanFiles = 10;
+
+struct Scores {
+  double bm25 = 0, definition = 0, path = 0, trace = 0, history = 0, co_change = 0;
+  std::vector<std::string> def_names, path_why, trace_why, history_why;
+};
+
+std::string fts_query(const std::vector<std::string>& terms) {
+  std::string q;
+  for (const auto& t : terms) {
+    if (!q.empty()) q += " OR ";
+    q += '"';
+    for (char c : t) {
+      if (c == '"') q += '"';
+      q += c;
+    }
+    q += '"';
+  }
+  return q;
+}
+
+std::string join(const std::vector<std::string>& v, std::size_t max) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size() && i < max; ++i) {
+    if (i) out += ", ";
+    out += v[i];
+  }
+  if (v.size() > max) out += ", ...";
+  return out;
+}
+
+}  // namespace
+
+Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
+  if (query.text.find_first_not_of(" \t\r\n") == std::string::npos) {
+    return invalid_argument_error("query text is empty");
+  }
+  RetrieveResult result;
+  const auto cat = catalog();
+  result.index_commit = cat->index_commit;
+  if (cat->files.empty()) return result;
+  const TaskAnalysis task = analyze_task(query.text);
+  const bool tests_ok = query.include_tests || task.about_tests;
+  const double n_files = static_cast<double>(cat->files.size());
+
+  std::lock_guard lock(read_mu_);
+  sqlite3* db = reader_.get();
+
+  // Document frequencies of the candidate terms: drop unknown and near-universal ones.
+  std::unordered_map<std::string, double> idf;
+  {
+    Stmt vocab(db, "SELECT doc FROM files_vocab WHERE term = ?1");
+    if (!vocab.ok()) return sqlite_error(db, "read vocabulary");
+    for (const auto& t : task.terms) {
+      vocab.reset().bind(1, t.term);
+      double df = 0;
+      if (vocab.step() == SQLITE_ROW) df = static_cast<double>(vocab.int64(0));
+      if (df <= 0) continue;
+      idf[t.term] = std::log(1.0 + (n_files - df + 0.5) / (df + 0.5));
+    }
+  }
+  std::vector<std::pair<double, std::string>> ranked_terms;
+  for (const auto& t : task.terms) {
+    auto it = idf.find(t.term);
+    // Near-universal terms say nothing (only judged on corpora large enough to tell).
+    if (it == idf.end() || (n_files >= 20 && it->second < 0.15)) continue;
+    ranked_terms.emplace_back(t.weight * it->second, t.term);
+  }
+  std::stable_sort(ranked_terms.begin(), ranked_terms.end(),
+                   [](const auto& a, const auto& b) { return a.first > b.first; });
+  if (ranked_terms.size() > kMaxQueryTerms) ranked_terms.resize(kMaxQueryTerms);
+  std::vector<std::string> terms;
+  for (auto& [w, t] : ranked_terms) terms.push_back(t);
+  result.terms = terms;
+
+  std::unordered_map<std::uint32_t, Scores> scores;
+  auto visible = [&](std::uint32_t f) { return may_read(cat->files[f].access, query.principal); };
+
+  // bm25 over the fields.
+  if (!terms.empty()) {
+    char sql[256];
+    std::snprintf(sql, sizeof sql,
+                  "SELECT rowid, bm25(files_fts, %.2f, %.2f, %.2f) AS s FROM files_fts"
+                  " WHERE files_fts MATCH ?1 ORDER BY s LIMIT %zu",
+                  kFieldPath, kFieldSymbols, kFieldBody, kBm25Candidates);
+    Stmt fts(db, sql);
+    if (!fts.ok()) return sqlite_error(db, "search files");
+    fts.bind(1, fts_query(terms));
+    double best = 0;
+    int rc;
+    while ((rc = fts.step()) == SQLITE_ROW) {
+      auto it = cat->by_id.find(fts.int64(0));
+      if (it == cat->by_id.end() || !visible(it->second)) continue;
+      const double s = -fts.real(1);
+      best = std::max(best, s);
+      scores[it->second].bm25 = s;
+    }
+    if (rc != SQLITE_DONE) return sqlite_error(db, "search files");
+    if (best > 0) {
+      for (auto& [f, s] : scores) s.bm25 /= best;
+    }
+  }
+
+  // Definitions of named identifiers.
+  double ident_total = 0;
+  for (const auto& id : task.identifiers) ident_total += id.weight;
+  if (ident_total > 0) {
+    for (const auto& id : task.identifiers) {
+      auto it = cat->definitions.find(id.term);
+      if (it == cat->definitions.end()) continue;
+      std::unordered_set<std::uint32_t> files;
+      for (const auto& d : it->second) files.insert(d.file);
+      const double specificity = 1.0 / std::sqrt(static_cast<double>(files.size()));
+      for (const auto& d : it->second) {
+        if (!visible(d.file)) continue;
+        const double kind = d.kind == ChunkKind::kMethod ? 0.6 : 1.0;
+        Scores& s = scores[d.file];
+        const double add = id.weight / ident_total * specificity * kind;
+        if (std::find(s.def_names.begin(), s.def_names.end(), id.term) == s.def_names.end()) {
+          s.definition += add;
+          s.def_names.push_back(id.term);
+        }
+      }
+    }
+  }
+
+  // Paths, file names and dotted modules named in the task.
+  auto credit_path = [&](std::uint32_t f, double v, const std::string& why) {
+    if (!visible(f)) return;
+    Scores& s = scores[f];
+    if (v > s.path) s.path = v;
+    if (s.path_why.size() < 3) s.path_why.push_back(why);
+  };
+  for (const auto& p : task.paths) {
+    std::string lp = lower(p);
+    // Longest suffix of the written path that is a path in the index.
+    bool found = false;
+    std::string_view v = lp;
+    while (!v.empty() && !found) {
+      for (std::uint32_t f = 0; f < cat->files.size(); ++f) {
+        const std::string& fp = cat->files[f].path;
+        if (fp.size() >= v.size() && lower(fp.substr(fp.size() - v.size())) == v &&
+            (fp.size() == v.size() || fp[fp.size() - v.size() - 1] == '/')) {
+          credit_path(f, v.find('/') != std::string_view::npos ? 1.0 : 0.6, "names " + p);
+          found = true;
+        }
+      }
+      const auto slash = v.find('/');
+      if (slash == std::string_view::npos) break;
+      v.remove_prefix(slash + 1);
+    }
+  }
+  for (const auto& d : task.dotted) {
+    // Longest dotted prefix that is a module (or module suffix): "sympy.printing.latex.foo".
+    std::string_view v = d;
+    while (!v.empty()) {
+      auto it = cat->by_module.find(std::string(v));
+      // A one-part module ("sympy") says nothing about where in the package to look.
+      if (it != cat->by_module.end() && v.find('.') != std::string_view::npos) {
+        const double strength = it->second.size() == 1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(it->second.size()));
+        for (auto f : it->second) {
+          // A package's __init__ stands for the whole package, not for the code in question.
+          const bool init = cat->files[f].stem == "__init__";
+          credit_path(f, (init ? 0.35 : 0.9) * strength, "module " + std::string(v));
+        }
+        break;
+      }
+      const auto dot = v.rfind('.');
+      if (dot == std::string_view::npos) break;
+      v = v.substr(0, dot);
+    }
+  }
+  for (const auto& id : task.identifiers) {
+    auto it = cat->by_stem.find(id.term);
+    if (it == cat->by_stem.end() || it->second.size() > 8) continue;
+    const double strength = 0.7 / std::sqrt(static_cast<double>(it->second.size())) *
+                            std::min(1.0, id.weight / 2.0);
+    for (auto f : it->second) credit_path(f, strength, "file name " + id.term);
+  }
+
+  // Stack traces: deeper frames count more; frames outside the index are ignored.
+  for (std::size_t k = 0; k < task.frames.size(); ++k) {
+    const auto& fr = task.frames[k];
+    std::string_view v = fr.path;
+    const double depth = static_cast<double>(k + 1) / static_cast<double>(task.frames.size());
+    while (!v.empty()) {
+      auto it = cat->by_path.find(std::string(v));
+      if (it != cat->by_path.end()) {
+        if (visible(it->second)) {
+          Scores& s = scores[it->second];
+          s.trace = std::max(s.trace, 0.4 + 0.6 * depth);
+          if (s.trace_why.size() < 2) {
+            s.trace_why.push_back(std::string(v) + ":" + std::to_string(fr.line) +
+                                  (fr.function.empty() ? "" : " in " + fr.function));
+          }
+        }
+        break;
+      }
+      const auto slash = v.find('/');
+      if (slash == std::string_view::npos) break;
+      v.remove_prefix(slash + 1);
+    }
+  }
+
+  // History: commit messages that match, credited to the files they changed.
+  if (!terms.empty() && cat->commits > 0) {
+    char sql[256];
+    std::snprintf(sql, sizeof sql,
+                  "SELECT c.id, bm25(commits_fts, 1.0, 0.5) AS s, c.title, c.access FROM commits_fts"
+                  " JOIN commits c ON c.id = commits_fts.rowid WHERE commits_fts MATCH ?1"
+                  " ORDER BY s LIMIT %zu",
+                  kHistoryCommits);
+    Stmt hist(db, sql);
+    Stmt files(db, "SELECT path FROM commit_files WHERE commit_id = ?1");
+    if (!hist.ok() || !files.ok()) return sqlite_error(db, "search history");
+    hist.bind(1, fts_query(terms));
+    struct Hit {
+      std::int64_t id;
+      double s;
+      std::string title;
+    };
+    std::vector<Hit> hits;
+    double best = 0;
+    while (hist.step() == SQLITE_ROW) {
+      if (!may_read(hist.text(3), query.principal)) continue;
+      hits.push_back({hist.int64(0), -hist.real(1), hist.text(2)});
+      best = std::max(best, -hist.real(1));
+    }
+    std::unordered_map<std::uint32_t, double> credit;
+    for (const auto& h : hits) {
+      files.reset().bind(1, h.id);
+      std::vector<std::uint32_t> touched;
+      while (files.step() == SQLITE_ROW) {
+        auto it = cat->by_path.find(files.text(0));
+        if (it != cat->by_path.end()) touched.push_back(it->second);
+      }
+      if (touched.empty() || touched.size() > 50) continue;
+      const double share = (best > 0 ? h.s / best : 0) / std::sqrt(static_cast<double>(touched.size()));
+      for (auto f : touched) {
+        if (!visible(f)) continue;
+        credit[f] += share;
+        auto& why = scores[f].history_why;
+        if (why.size() < 2) why.push_back(h.title.substr(0, 80));
+      }
+    }
+    double top = 0;
+    for (auto& [f, c] : credit) top = std::max(top, c);
+    for (auto& [f, c] : credit) scores[f].history = top > 0 ? c / top : 0;
+  }
+
+  // Combine.
+  struct Ranked {
+    std::uint32_t file;
+    double score;
+  };
+  std::vector<Ranked> ranked;
+  ranked.reserve(scores.size());
+  auto combine = [&](std::uint32_t f, const Scores& s) {
+    double v = kW_bm25 * s.bm25 + kW_definition * std::min(1.0, s.definition * 2.0) +
+               kW_path * s.path + kW_trace * s.trace + kW_history * s.history +
+               kW_cochange * s.co_change;
+    // Prose files (README, templates, docs) rank below code for a task that names code.
+    if (!task.identifiers.empty() && language_for_path(cat->files[f].path).empty()) v *= kProsePenalty;
+    const auto flags = cat->files[f].flags;
+    if ((flags & kFlagTest) && !tests_ok) v *= kTestPenalty;
+    if (flags & kFlagVendored) v *= kVendoredPenalty;
+    return v;
+  };
+  for (auto& [f, s] : scores) ranked.push_back({f, combine(f, s)});
+  auto order = [&](const Ranked& a, const Ranked& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return cat->files[a.file].path < cat->files[b.file].path;
+  };
+  std::sort(ranked.begin(), ranked.end(), order);
+
+  // Co-change: files that changed with the top candidates (a small nudge, second pass).
+  if (cat->commits > 0 && !ranked.empty()) {
+    Stmt co(db,
+            "SELECT cf2.path, count(*) FROM commit_files cf1 JOIN commit_files cf2"
+            " ON cf1.commit_id = cf2.commit_id AND cf2.path != cf1.path"
+            " WHERE cf1.path = ?1 AND cf1.commit_id IN (SELECT commit_id FROM commit_files"
+            " WHERE path = ?1 ORDER BY commit_id DESC LIMIT 200)"
+            " GROUP BY cf2.path ORDER BY 2 DESC LIMIT 20");
+    if (co.ok()) {
+      for (std::size_t k = 0; k < std::min<std::size_t>(3, ranked.size()); ++k) {
+        co.reset().bind(1, cat->files[ranked[k].file].path);
+        double top = 0;
+        while (co.step() == SQLITE_ROW) {
+          auto it = cat->by_path.find(co.text(0));
+          const double c = static_cast<double>(co.int64(1));
+          top = std::max(top, c);
+          if (it == cat->by_path.end() || !visible(it->second)) continue;
+          auto sit = scores.find(it->second);
+          if (sit == scores.end()) continue;  // only nudges files with another signal
+          sit->second.co_change = std::max(sit->second.co_change, top > 0 ? c / top : 0);
+        }
+      }
+      for (auto& r : ranked) r.score = combine(r.file, scores[r.file]);
+      std::sort(ranked.begin(), ranked.end(), order);
+    }
+  }
+
+  // Optional dense rerank of the best lexical candidates.
+  std::unordered_map<std::uint32_t, double> embedding_score;
+  if (options_.embedder && !ranked.empty()) {
+    auto cosine = [](const std::vector<float>& a, const std::vector<float>& b) {
+      if (a.size() != b.size() || a.empty()) return 0.0;
+      double dot = 0, na = 0, nb = 0;
+      for (std::size_t i = 0; i < a.size(); ++i) {
+        dot += static_cast<double>(a[i]) * b[i];
+        na += static_cast<double>(a[i]) * a[i];
+        nb += static_cast<double>(b[i]) * b[i];
+      }
+      return na > 0 && nb > 0 ? dot / std::sqrt(na * nb) : 0.0;
+    };
+    Result<std::vector<float>> qv = internal_error("embedder not run");
+    try {
+      qv = options_.embedder->embed(std::string_view(query.text).substr(0, kEmbedBytes));
+    } catch (...) {
+      qv = internal_error("embedder threw");
+    }
+    Stmt head(db, "SELECT substr(content, 1, ?2) FROM files WHERE id = ?1");
+    if (qv.ok() && head.ok()) {
+      for (std::size_t k = 0; k < ranked.size() && k < kEmbedCandidates; ++k) {
+        head.reset().bind(1, cat->files[ranked[k].file].id).bind(2, static_cast<std::int64_t>(kEmbedBytes));
+        if (head.step() != SQLITE_ROW) continue;
+        Result<std::vector<float>> fv = internal_error("embedder not run");
+        try {
+          fv = options_.embedder->embed(cat->files[ranked[k].file].path + "\n" + head.text(0));
+        } catch (...) {
+          continue;
+        }
+        if (!fv.ok()) continue;
+        const double c = std::max(0.0, cosine(*qv, *fv));
+        embedding_score[ranked[k].file] = c;
+        ranked[k].score += kW_embedding * c;
+      }
+      std::sort(ranked.begin(), ranked.end(), order);
+    }
+  }
+
+  const std::size_t max_files = std::min(query.max_files, ranked.size());
+  for (std::size_t k = 0; k < max_files; ++k) {
+    const auto& r = ranked[k];
+    const auto& f = cat->files[r.file];
+    const Scores& s = scores[r.file];
+    FileHit hit;
+    hit.path = f.path;
+    hit.commit = f.commit;
+    hit.score = r.score;
+    hit.test = (f.flags & kFlagTest) != 0;
+    hit.bytes = f.bytes;
+    if (s.bm25 > 0) hit.why.push_back({"bm25", kW_bm25 * s.bm25, "terms match path/symbols/body"});
+    if (s.definition > 0) {
+      hit.why.push_back({"definition", kW_definition * std::min(1.0, s.definition * 2.0),
+                         "defines " + join(s.def_names, 5)});
+    }
+    if (s.path > 0) hit.why.push_back({"path", kW_path * s.path, join(s.path_why, 3)});
+    if (s.trace > 0) hit.why.push_back({"stack_trace", kW_trace * s.trace, join(s.trace_why, 2)});
+    if (s.history > 0) {
+      hit.why.push_back({"history", kW_history * s.history, "commits: " + join(s.history_why, 2)});
+    }
+    if (s.co_change > 0) hit.why.push_back({"co_change", kW_cochange * s.co_change, "changed with top files"});
+    if (auto e = embedding_score.find(r.file); e != embedding_score.end() && e->second > 0) {
+      hit.why.push_back({"embedding", kW_embedding * e->second, options_.embedder->name()});
+    }
+    if ((f.flags & kFlagTest) && !tests_ok) hit.why.push_back({"test_penalty", kTestPenalty, "test file"});
+    if (f.flags & kFlagVendored) hit.why.push_back({"vendored_penalty", kVendoredPenalty, "vendored"});
+    result.files.push_back(std::move(hit));
+  }
+
+  // Spans of the ranked files: chunks scored by the query terms they hold and the
+  // identifiers they define.
+  std::unordered_set<std::string> ident_set;
+  for (const auto& id : task.identifiers) ident_set.insert(id.term);
+  std::unordered_map<std::string, double> term_w;
+  for (const auto& [w, t] : ranked_terms) term_w[t] = w;
+  Stmt chunks(db, "SELECT kind, name, qualified, start_line, end_line, sig_end FROM chunks"
+                  " WHERE file_id = ?1 ORDER BY start_line");
+  Stmt content(db, "SELECT content FROM files WHERE id = ?1");
+  if (!chunks.ok() || !content.ok()) return sqlite_error(db, "read chunks");
+  std::vector<SpanHit> spans;
+  // Spans come from the best files only (a query for 100 files does not chunk-score 100).
+  for (std::size_t k = 0; k < result.files.size() && k < kSpanFiles; ++k) {
+    const auto& hit = result.files[k];
+    const auto& f = cat->files[cat->by_path.at(hit.path)];
+    content.reset().bind(1, f.id);
+    if (content.step() != SQLITE_ROW) continue;
+    const std::string body = content.text(0);
+    std::vector<std::size_t> starts{0};
+    for (std::size_t i = 0; i < body.size(); ++i) {
+      if (body[i] == '\n' && i + 1 < body.size()) starts.push_back(i + 1);
+    }
+    chunks.reset().bind(1, f.id);
+    std::vector<SpanHit> file_spans;
+    double best = 0;
+    while (chunks.step() == SQLITE_ROW) {
+      SpanHit sp;
+      sp.path = hit.path;
+      sp.commit = hit.commit;
+      sp.kind = static_cast<ChunkKind>(chunks.int64(0));
+      const std::string name = chunks.text(1);
+      sp.symbol = chunks.text(2);
+      sp.start_line = static_cast<int>(chunks.int64(3));
+      sp.end_line = static_cast<int>(chunks.int64(4));
+      sp.signature_end_line = static_cast<int>(chunks.int64(5));
+      const std::size_t b = starts[std::min<std::size_t>(starts.size() - 1, static_cast<std::size_t>(sp.start_line - 1))];
+      const std::size_t e = static_cast<std::size_t>(sp.end_line) < starts.size()
+                                ? starts[static_cast<std::size_t>(sp.end_line)]
+                                : body.size();
+      const std::string terms_in = index_terms(std::string_view(body).substr(b, e - b));
+      std::unordered_set<std::string> present;
+      std::size_t s = 0;
+      while (s < terms_in.size()) {
+        std::size_t t = terms_in.find(' ', s);
+        if (t == std::string::npos) t = terms_in.size();
+        present.insert(terms_in.substr(s, t - s));
+        s = t + 1;
+      }
+      double score = 0;
+      std::vector<std::string> matched;
+      for (const auto& [t, w] : term_w) {
+        if (present.count(t)) {
+          score += w;
+          if (matched.size() < 6) matched.push_back(t);
+        }
+      }
+      const double lines = static_cast<double>(sp.end_line - sp.start_line + 1);
+      score /= std::sqrt(std::max(8.0, lines)) / std::sqrt(8.0);
+      if (!name.empty() && ident_set.count(lower(name))) {
+        // A named definition; more when the task names it qualified (Matrix.is_upper).
+        const std::string qual = lower(sp.symbol);
+        bool qualified = false;
+        for (const auto& d : task.dotted) {
+          if (d.size() >= qual.size() && d.compare(d.size() - qual.size(), qual.size(), qual) == 0 &&
+              qual.find('.') != std::string::npos) {
+            qualified = true;
+          }
+        }
+        const double bonus = qualified ? 8.0 : 5.0;
+        score += bonus;
+        sp.why.push_back({"definition", bonus, "defines " + name});
+      }
+      if (score <= 0) continue;
+      if (!matched.empty()) sp.why.push_back({"terms", score, join(matched, 6)});
+      sp.score = score;
+      best = std::max(best, score);
+      file_spans.push_back(std::move(sp));
+    }
+    // A class whose named member matched yields to that member (the tighter span).
+    for (auto& outer : file_spans) {
+      if (outer.kind != ChunkKind::kClass) continue;
+      for (const auto& inner : file_spans) {
+        if (&inner == &outer || inner.start_line < outer.start_line || inner.end_line > outer.end_line) continue;
+        bool named = false;
+        for (const auto& w : inner.why) named |= w.name == "definition";
+        if (named) {
+          outer.score *= 0.5;
+          break;
+        }
+      }
+    }
+    for (auto& sp : file_spans) {
+      sp.score = hit.score * (0.3 + 0.7 * (best > 0 ? sp.score / best : 0));
+      spans.push_back(std::move(sp));
+    }
+  }
+  std::stable_sort(spans.begin(), spans.end(), [](const SpanHit& a, const SpanHit& b) {
+    if (a.score != b.score) return a.score > b.score;
+    return a.end_line - a.start_line < b.end_line - b.start_line;  // the tighter span first
+  });
+  if (spans.size() > query.max_spans) spans.resize(query.max_spans);
+  result.spans = std::move(spans);
+  return result;
+}
+
+}  // namespace strata::context::detail
