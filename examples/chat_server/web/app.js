@@ -66,9 +66,13 @@ function apply(e) {
         Object.assign(state.messages[e.message_id], { text: '', state: 'streaming' });
       }
       break;
-    case 'message.delta':
-      message(e.message_id).text += String(p.text || '');
+    case 'message.delta': {
+      // A delta that lands after its run ended is not part of the message (the server's
+      // snapshot leaves it out too).
+      const m = message(e.message_id);
+      if (m.state === 'streaming' || m.state === 'pending') m.text += String(p.text || '');
       break;
+    }
     case 'message.completed':
       Object.assign(message(e.message_id, p.role), { text: String(p.text || ''), state: 'completed' });
       break;
