@@ -7,6 +7,10 @@ set -euo pipefail
 build_packages=(build-essential cmake ninja-build pkg-config
   libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libssl-dev)
 test_packages=(catch2 clang libclang-rt-14-dev sqlite3)
+# Interop tests (tests/interop): third-party clients, the demo smoke test. npm comes with
+# Debian's nodejs packaging as the separate package "npm"; NodeSource's nodejs bundles it.
+test_packages+=(python3 python3-websockets chromium nodejs curl)
+if ! command -v npm >/dev/null; then test_packages+=(npm); fi
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" != "--build" ]]; then
