@@ -146,6 +146,7 @@ class Tap : public std::enable_shared_from_this<Tap> {
       return;
     }
     paused_.store(false);
+    core_->resumed.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard lock(sub_mu_);
     sub_ = std::move(*sub);
   }
@@ -177,6 +178,7 @@ class Tap : public std::enable_shared_from_this<Tap> {
     if (sink_->queued_bytes() > core_->options.max_send_queue_bytes) {
       paused_.store(true);
       paused_since_ = std::chrono::steady_clock::now();
+      core_->paused.fetch_add(1, std::memory_order_relaxed);
     }
   }
 
@@ -213,6 +215,7 @@ bool tick_taps(HandlerCore& core, OutputSink& sink, const std::vector<std::share
     if (drained) {
       tap->resume();
     } else if (now - tap->paused_since() > core.options.slow_client_timeout) {
+      core.slow_closed.fetch_add(1, std::memory_order_relaxed);
       return false;
     }
   }

@@ -2,6 +2,7 @@
 // request parsing helpers.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,10 +29,15 @@ struct Principal {
 };
 
 struct HandlerCore {
+  HandlerCore(session::Hub& h, HandlerOptions o, std::optional<TokenVerifier> v, std::shared_ptr<Clock> c)
+      : hub(h), options(std::move(o)), verifier(std::move(v)), clock(std::move(c)) {}
   session::Hub& hub;
   HandlerOptions options;
   std::optional<TokenVerifier> verifier;
   std::shared_ptr<Clock> clock;
+  std::atomic<std::uint64_t> paused{0};
+  std::atomic<std::uint64_t> resumed{0};
+  std::atomic<std::uint64_t> slow_closed{0};
 
   // Authenticates from `Authorization: Bearer` or ?access_token=. kUnauthenticated on failure.
   Result<Principal> authenticate(const HttpRequest& request, const Target& target) const;

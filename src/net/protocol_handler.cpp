@@ -374,6 +374,14 @@ class ProtocolHandlerImpl final : public ProtocolHandler {
     return json_response(200, "{}");
   }
 
+  HandlerStats stats() const override {
+    HandlerStats s;
+    s.subscriptions_paused = core_->paused.load();
+    s.subscriptions_resumed = core_->resumed.load();
+    s.slow_clients_closed = core_->slow_closed.load();
+    return s;
+  }
+
   std::shared_ptr<HandlerCore> core_;
 };
 
@@ -401,8 +409,8 @@ Result<std::shared_ptr<ProtocolHandler>> ProtocolHandler::create(session::Hub& h
     if (!v.ok()) return v.status();
     verifier.emplace(std::move(*v));
   }
-  auto core = std::make_shared<detail::HandlerCore>(
-      detail::HandlerCore{hub, std::move(options), std::move(verifier), system_clock()});
+  auto core = std::make_shared<detail::HandlerCore>(hub, std::move(options), std::move(verifier),
+                                                    system_clock());
   return std::shared_ptr<ProtocolHandler>(std::make_shared<detail::ProtocolHandlerImpl>(std::move(core)));
 }
 

@@ -55,7 +55,8 @@ class Connection;
 // The OutputSink of one connection. send() may be called from any thread.
 class ConnectionSink final : public OutputSink {
  public:
-  explicit ConnectionSink(std::weak_ptr<Connection> connection) : connection_(std::move(connection)) {}
+  ConnectionSink(std::weak_ptr<Connection> connection, std::size_t limit)
+      : connection_(std::move(connection)), limit_(limit) {}
   void send(std::string data) override;
   [[nodiscard]] std::size_t queued_bytes() const override { return queued_.load(std::memory_order_relaxed); }
   void close(int code, std::string_view reason) override;
@@ -64,6 +65,7 @@ class ConnectionSink final : public OutputSink {
   void send_raw(std::string data, bool front = false);
   bool websocket = false;  // frame send() data as text messages
   bool held = false;       // queue but do not write yet (SSE response headers pending)
+  std::atomic<bool> over_limit{false};  // the queue went over the limit since the last relief
 
   // Strand side.
   std::vector<std::string> take(std::size_t max);
@@ -75,6 +77,7 @@ class ConnectionSink final : public OutputSink {
   friend class Connection;
   void kick();
   std::weak_ptr<Connection> connection_;
+  const std::size_t limit_;
   std::mutex mu_;
   std::deque<std::string> queue_;
   bool writing_ = false;
@@ -93,7 +96,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
         last_activity_(Clock::now()) {}
 
   void start() {
-    sink_ = std::make_shared<ConnectionSink>(weak_from_this());
+    sink_ = std::make_shared<ConnectionSink>(weak_from_this(), core_->options.handler.max_send_queue_bytes);
     asio::post(strand_, [self = shared_from_this()] { self->read(); });
   }
 
@@ -115,9 +118,11 @@ class Connection final : public std::enable_shared_from_this<Connection> {
                         self->sink_->wrote(n);
                         if (ec) return self->finish();
                         self->last_activity_ = Clock::now();
-                        if (self->paused_output_ && self->channel_ &&
+                        // Back-pressure relief: once a queue that went over the limit has
+                        // drained to half, paused subscriptions resume.
+                        if (self->channel_ && self->sink_->over_limit.load(std::memory_order_relaxed) &&
                             self->sink_->queued_bytes() <= self->core_->options.handler.max_send_queue_bytes / 2) {
-                          self->paused_output_ = false;
+                          self->sink_->over_limit.store(false, std::memory_order_relaxed);
                           self->channel_->on_writable();
                         }
                         self->write();
@@ -145,7 +150,6 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       }
       return;
     }
-    if (sink_->queued_bytes() > core_->options.handler.max_send_queue_bytes) paused_output_ = true;
     if (channel_) channel_->on_tick();
     if (mode_ == Mode::kWebSocket) {
       const auto interval = core_->options.websocket_ping_interval;
@@ -410,7 +414,6 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   bool socket_closed_ = false;
-  bool paused_output_ = false;
   std::unique_ptr<WsReader> ws_reader_;
   std::shared_ptr<Channel> channel_;
   Clock::time_point last_activity_;
@@ -436,7 +439,9 @@ void ConnectionSink::send_raw(std::string data, bool front) {
   {
     std::lock_guard lock(mu_);
     if (closing_) return;
-    queued_.fetch_add(data.size(), std::memory_order_relaxed);
+    if (queued_.fetch_add(data.size(), std::memory_order_relaxed) + data.size() > limit_) {
+      over_limit.store(true, std::memory_order_relaxed);
+    }
     if (front) {
       queue_.push_front(std::move(data));
     } else {

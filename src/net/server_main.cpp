@@ -60,6 +60,7 @@ class ServerImpl final : public Server {
         threads_.emplace_back([this] { owned_io_->run(); });
       }
     }
+    running_ = true;
     return ok_status();
   }
 
@@ -73,6 +74,10 @@ class ServerImpl final : public Server {
     s.websocket_open = core_->websocket_open.load();
     s.event_streams_open = core_->event_streams_open.load();
     s.protocol_errors = core_->protocol_errors.load();
+    auto handler = core_->handler->stats();
+    s.subscriptions_paused = handler.subscriptions_paused;
+    s.subscriptions_resumed = handler.subscriptions_resumed;
+    s.slow_clients_closed = handler.slow_clients_closed;
     return s;
   }
 
@@ -80,7 +85,7 @@ class ServerImpl final : public Server {
     std::lock_guard once(shutdown_mu_);
     if (done_) return;
     done_ = true;
-    if (!core_->io) return;
+    if (!running_) return;
     core_->stopping.store(true);
     // The acceptor and ticker belong to the I/O threads: stop them there.
     auto stopped = std::make_shared<std::promise<void>>();
@@ -115,6 +120,7 @@ class ServerImpl final : public Server {
   std::uint16_t port_ = 0;
   std::mutex shutdown_mu_;
   bool done_ = false;
+  bool running_ = false;
 };
 
 }  // namespace

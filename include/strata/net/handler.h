@@ -18,6 +18,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -102,6 +103,12 @@ struct HandlerOptions {
   std::size_t max_subscriptions_per_connection = 256;
 };
 
+struct HandlerStats {
+  std::uint64_t subscriptions_paused = 0;   // back-pressure: a client's queue went over the limit
+  std::uint64_t subscriptions_resumed = 0;  // ...and its subscription resumed from the store
+  std::uint64_t slow_clients_closed = 0;    // stuck over the limit for slow_client_timeout
+};
+
 class ProtocolHandler {
  public:
   // kInvalidArgument for bad auth options. The hub must outlive the handler and its channels.
@@ -126,6 +133,8 @@ class ProtocolHandler {
   // then whatever the channel sends; on failure it answers with the error response.
   virtual Result<std::shared_ptr<Channel>> open_event_stream(const HttpRequest& request,
                                                              std::shared_ptr<OutputSink> sink) = 0;
+
+  [[nodiscard]] virtual HandlerStats stats() const = 0;
 
   // The HTTP response for a failed open_* (status, JSON error body).
   [[nodiscard]] static HttpResponse error_response(const Status& status);

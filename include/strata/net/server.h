@@ -74,6 +74,9 @@ struct ServerStats {
   std::uint64_t websocket_open = 0;
   std::uint64_t event_streams_open = 0;
   std::uint64_t protocol_errors = 0;  // malformed requests or frames
+  std::uint64_t subscriptions_paused = 0;   // see HandlerStats
+  std::uint64_t subscriptions_resumed = 0;
+  std::uint64_t slow_clients_closed = 0;
 };
 
 class Server {
