@@ -87,9 +87,9 @@ std::vector<std::string> canned_answer(const std::string& question) {
 
 std::vector<std::string> steered_answer(const std::string& input) {
   return split_words("— you steered me: \"" + input +
-                     "\". Changing course, then: " + input +
-                     ", noted and taken into account. (Still a demo: the words are canned, "
-                     "but the steering event travelled through the session like any other.)");
+                     "\". Noted and taken into account. (Still a demo: the words are canned, "
+                     "but the steering event travelled through the session like any other.) "
+                     "Back to where I was —");
 }
 
 // The text of a `user.message` or `run.steer` payload: {"text": "..."} or {"input": ...}.
@@ -202,10 +202,9 @@ class DemoAgent {
     for (std::size_t i = 0; i < words.size(); ++i) {
       if (run.cancelled()) return false;
       if (auto steer = run.take_steering()) {
-        // Steering: the rest of the answer follows the user's new input.
+        // Steering: the user's new input is taken up right here, then the answer goes on.
         auto more = steered_answer(text_of(*steer));
-        words.resize(i);
-        words.insert(words.end(), more.begin(), more.end());
+        words.insert(words.begin() + static_cast<std::ptrdiff_t>(i), more.begin(), more.end());
       }
       if (!run.delta(*reply, (i == 0 ? "" : " ") + words[i]).ok()) return false;
       pause(run);

@@ -2,7 +2,8 @@
 // two tabs load the page; tab A asks a question; mid-answer tab A goes offline (DevTools
 // network emulation) and its socket drops, tab B reloads; both must end with exactly the
 // conversation the server holds. Then Stop in tab B cancels the next answer and tab A shows
-// it as stopped, and the demo agent stops within one delta.
+// it as stopped, and the demo agent stops within one delta. Typing while the agent answers
+// steers it.
 //
 //   node browser_test.mjs <strata_chat_server> <node dir> [chromium]
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -102,6 +103,16 @@ try {
   await a.fill('#input', 'Tell me a long story');
   await a.click('#send');
   await words(b, 6);
+  // Typing while it answers steers the run; the demo agent weaves the text in.
+  await a.waitForFunction(() => document.querySelector('#send').textContent === 'Steer');
+  await a.fill('#input', 'make it about otters');
+  await a.click('#send');
+  const steered = (p) => p.waitForFunction(() => {
+    const m = [...document.querySelectorAll('.msg.assistant')].pop();
+    return m && m.textContent.includes('you steered me: "make it about otters"');
+  }, null, { timeout: 10000 });
+  await Promise.all([steered(a), steered(b)]);
+  log('steering from tab A reached the agent; both tabs show the steered answer');
   await b.waitForFunction(() => !document.querySelector('#stop').disabled);
   await b.click('#stop');
   const stopped = (p) => p.waitForFunction(() => {
