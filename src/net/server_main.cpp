@@ -8,6 +8,7 @@
 #include <asio/ip/address.hpp>
 #include <asio/post.hpp>
 
+#include <strata/net/asio_server.h>
 #include <strata/session/hub.h>
 
 #include "net/server_impl.h"
@@ -88,12 +89,21 @@ class ServerImpl final : public Server {
     if (!running_) return;
     core_->stopping.store(true);
     // The acceptor and ticker belong to the I/O threads: stop them there.
-    auto stopped = std::make_shared<std::promise<void>>();
-    asio::post(*core_->io, [core = core_, stopped] {
+    auto stop = [core = core_] {
       std::error_code ignored;
       if (core->acceptor) core->acceptor->close(ignored);
       if (core->ticker) core->ticker->cancel();
       core->restart_all();
+    };
+    if (core_->io->get_executor().running_in_this_thread()) {
+      // Called from a handler on the host's io_context: waiting here would stall the very
+      // thread that has to do the work, so start the shutdown and return.
+      stop();
+      return;
+    }
+    auto stopped = std::make_shared<std::promise<void>>();
+    asio::post(*core_->io, [stop, stopped] {
+      stop();
       stopped->set_value();
     });
     stopped->get_future().wait_for(grace);
@@ -124,6 +134,13 @@ class ServerImpl final : public Server {
 };
 
 }  // namespace
+
+Result<std::unique_ptr<Server>> start_server(asio::io_context& io, session::Hub& hub,
+                                             ServerOptions options) {
+  auto server = std::make_unique<ServerImpl>();
+  STRATA_RETURN_IF_ERROR(server->start(hub, std::move(options), &io));
+  return std::unique_ptr<Server>(std::move(server));
+}
 
 Result<std::unique_ptr<Server>> Server::start(session::Hub& hub, ServerOptions options) {
   auto server = std::make_unique<ServerImpl>();

@@ -7,7 +7,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <strata/net/asio_server.h>
 #include <strata/net/server.h>
+
+#include <asio/executor_work_guard.hpp>
 #include <strata/session/hub.h>
 
 #include "net/net_test_util.h"
@@ -567,4 +570,34 @@ TEST_CASE("server: bind failures and bad options are clear errors", "[net][serve
   ServerOptions short_key;
   short_key.handler.auth = TokenOptions{};
   CHECK(Server::start(*f.hub, short_key).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("server: runs on a host's io_context and shuts down from outside it", "[net][server]") {
+  session::HubOptions hub_options;
+  hub_options.store = session::open_memory_store();
+  hub_options.maintenance_interval = std::chrono::milliseconds(0);
+  auto hub = session::Hub::open(hub_options).value();
+  asio::io_context io;
+  auto guard = asio::make_work_guard(io);
+  std::thread host([&] { io.run(); });
+  auto server = start_server(io, *hub, {}).value();
+  {
+    RawClient c(server->port());
+    auto r = c.request("GET", "/healthz");
+    REQUIRE(r);
+    CHECK(r->status == 200);
+    RawClient ws(server->port());
+    REQUIRE(ws.websocket_handshake() == 101);
+    server->shutdown();
+    std::optional<net::detail::WsEvent> e;
+    do {
+      e = ws.ws_read();
+    } while (e && e->kind != WsKind::kClose);
+    REQUIRE(e);
+    CHECK(e->close_code == 1012);
+  }
+  server.reset();
+  guard.reset();
+  io.stop();
+  host.join();
 }
