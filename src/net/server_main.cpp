@@ -20,7 +20,15 @@ using asio::ip::tcp;
 
 class ServerImpl final : public Server {
  public:
-  ~ServerImpl() override { shutdown(std::chrono::milliseconds(2000)); }
+  ~ServerImpl() override {
+    shutdown(std::chrono::milliseconds(2000));
+    // The acceptor and ticker live in core_, which outlives owned_io_ (members are destroyed
+    // in reverse order): close them while their io_context still exists.
+    if (owned_io_) {
+      core_->acceptor.reset();
+      core_->ticker.reset();
+    }
+  }
 
   Status start(session::Hub& hub, ServerOptions options, asio::io_context* external) {
     if (options.threads == 0) options.threads = 1;
