@@ -83,10 +83,12 @@ done
 [[ -n $url ]] || fail "no 'listening on' line within 10 s"
 echo "smoke: server at $url"
 
-curl -fsS --max-time 5 "${url}healthz" | grep -q '"status":"ok"' || fail "/healthz"
-curl -fsS --max-time 5 "$url" | grep -q 'app.js' || fail "the page does not load app.js"
-curl -fsS --max-time 5 "${url}app.js" | grep -q 'strata-client.js' || fail "app.js does not import the client"
-curl -fsS --max-time 5 "${url}strata-client.js" | grep -q 'export class StrataClient' || fail "strata-client.js"
+# Each body is fetched whole before grep looks at it (grep -q in a pipe could cut curl off).
+fetch() { curl -fsS --max-time 5 "$1"; }
+body=$(fetch "${url}healthz") && grep -q '"status":"ok"' <<<"$body" || fail "/healthz"
+body=$(fetch "$url") && grep -q 'app.js' <<<"$body" || fail "the page does not load app.js"
+body=$(fetch "${url}app.js") && grep -q 'strata-client.js' <<<"$body" || fail "app.js does not import the client"
+body=$(fetch "${url}strata-client.js") && grep -q 'export class StrataClient' <<<"$body" || fail "strata-client.js"
 echo "smoke: /healthz, /, /app.js and /strata-client.js served"
 
 append=$(curl -fsS --max-time 5 -X POST -H 'Content-Type: application/json' \

@@ -40,7 +40,11 @@ async def run(server, drops_wanted, count):
             budget = rng.randint(1, 2 * mean_gap) if drops < drops_wanted else None
             got_here = 0
             while True:
-                msg = json.loads(await ws.recv())
+                try:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                except asyncio.TimeoutError:
+                    fail(f"nothing received for 10 s on connection {drops + 1} (subscribed from "
+                         f"{last}, {got_here} events on it, {len(received)} in all)")
                 op = msg.get("op")
                 if op == "error":
                     if msg.get("code") == "not_found":  # the appender has not written yet
