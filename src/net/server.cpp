@@ -102,7 +102,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
   // Strand: drain the sink.
   void write() {
-    if (socket_closed_) return;
+    // One async_write at a time: respond(), send_close() and posted kicks all call write(),
+    // and the completion handler calls it again, so a call during a write waits for that.
+    if (socket_closed_ || write_in_flight_) return;
     auto chunks = sink_->take(kMaxGather);
     if (chunks.empty()) {
       if (close_after_write_) finish();
@@ -112,9 +114,11 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     std::vector<asio::const_buffer> gather;
     gather.reserve(buffers->size());
     for (const auto& b : *buffers) gather.emplace_back(asio::buffer(b));
+    write_in_flight_ = true;
     asio::async_write(socket_, gather,
                       asio::bind_executor(strand_, [self = shared_from_this(), buffers](
                                                        std::error_code ec, std::size_t n) {
+                        self->write_in_flight_ = false;
                         self->sink_->wrote(n);
                         if (ec) return self->finish();
                         self->last_activity_ = Clock::now();
@@ -414,6 +418,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   bool socket_closed_ = false;
+  bool write_in_flight_ = false;
   std::unique_ptr<WsReader> ws_reader_;
   std::shared_ptr<Channel> channel_;
   Clock::time_point last_activity_;
