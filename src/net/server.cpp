@@ -279,6 +279,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       HttpRequest request = std::move(parser_.request());
       parser_.reset();
       dispatch(request);
+      // A pipelined request's header clock starts when the server gets to it, not while it
+      // was answering the ones before it.
+      request_started_ = Clock::now();
     }
     // Bytes the client sent right after the handshake are WebSocket frames.
     if (mode_ == Mode::kWebSocket && !pending_.empty()) {
