@@ -18,6 +18,13 @@ from harness import Server, check_exactly_once, fail
 SESSION = "py-ws"
 
 
+def slow(what, since):
+    """Reports a step that took suspiciously long (the server should answer at once)."""
+    took = time.time() - since
+    if took > 2:
+        print(f"slow: {what} took {took:.1f} s", file=sys.stderr)
+
+
 async def run(server, drops_wanted, count):
     url = f"ws://127.0.0.1:{server.port}/v1/ws"
     received = []          # (offset, type, i)
@@ -32,7 +39,10 @@ async def run(server, drops_wanted, count):
     while not done:
         if time.time() - started > 40:
             fail(f"timed out after {drops} drops with {len(received)} events")
-        async with websockets.connect(url, max_size=2**22) as ws:
+        t_connect = time.time()
+        # max_queue=None: with a bounded queue a clean close() stalls behind unread events.
+        async with websockets.connect(url, max_size=2**22, max_queue=None) as ws:
+            slow(f"connect #{drops + 1}", t_connect)
             request = {"op": "subscribe", "session": SESSION, "from": last, "id": "s"}
             if epoch:
                 request["epoch"] = epoch
@@ -73,7 +83,9 @@ async def run(server, drops_wanted, count):
                         ws.transport.abort()   # the network dies: no close frame, RST
                         aborts += 1
                     else:
+                        t_close = time.time()
                         await ws.close()        # a clean close mid-stream
+                        slow(f"clean close after {got_here} events", t_close)
                         closes += 1
                     break
         await asyncio.sleep(rng.choice([0, 0, 0.01, 0.05]))
