@@ -10,6 +10,10 @@ build_packages=(build-essential cmake ninja-build pkg-config
 # git: the Context Engine's history connector and its tests run the git command.
 test_packages=(catch2 clang libclang-rt-14-dev sqlite3 openssl git
   redis-server redis-tools)
+# Interop tests (tests/interop): third-party clients, the demo smoke test. npm comes with
+# Debian's nodejs packaging as the separate package "npm"; NodeSource's nodejs bundles it.
+test_packages+=(python3 python3-websockets chromium nodejs curl)
+if ! command -v npm >/dev/null; then test_packages+=(npm); fi
 
 wanted=("${build_packages[@]}")
 if [[ "${1:-}" != "--build" ]]; then

@@ -107,7 +107,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
   // Strand: drain the sink.
   void write() {
-    if (socket_closed_) return;
+    // One async_write at a time: respond(), send_close() and posted kicks all call write(),
+    // and the completion handler calls it again, so a call during a write waits for that.
+    if (socket_closed_ || write_in_flight_) return;
     auto chunks = sink_->take(kMaxGather);
     if (chunks.empty()) {
       if (close_after_write_) finish();
@@ -117,8 +119,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     std::vector<asio::const_buffer> gather;
     gather.reserve(buffers->size());
     for (const auto& b : *buffers) gather.emplace_back(asio::buffer(b));
+    write_in_flight_ = true;
     stream_->write(strand_, std::move(gather), [self = shared_from_this(), buffers](
                                                        std::error_code ec, std::size_t n) {
+                        self->write_in_flight_ = false;
                         self->sink_->wrote(n);
                         if (ec) return self->finish();
                         self->last_activity_ = Clock::now();
@@ -277,6 +281,9 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       HttpRequest request = std::move(parser_.request());
       parser_.reset();
       dispatch(request);
+      // A pipelined request's header clock starts when the server gets to it, not while it
+      // was answering the ones before it.
+      request_started_ = Clock::now();
     }
     // Bytes the client sent right after the handshake are WebSocket frames.
     if (mode_ == Mode::kWebSocket && !pending_.empty()) {
@@ -416,6 +423,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   bool keep_alive_ = true;
   bool close_after_write_ = false;
   bool socket_closed_ = false;
+  bool write_in_flight_ = false;
   std::unique_ptr<WsReader> ws_reader_;
   std::shared_ptr<Channel> channel_;
   Clock::time_point last_activity_;

@@ -1,0 +1,249 @@
+// A strata server for the interop tests (tests/interop/*): a hub, strata's network server and
+// an appender that streams numbered events into a session on request.
+//
+//   strata_interop_server [--port 0] [--db FILE] [--auth-key KEY] [--header-timeout-ms N]
+//                         [--max-body-bytes N] [--exit-on-stdin-eof]
+//   strata_interop_server --auth-key KEY --mint-token '{"sub":"t","sessions":["*"],
+//                         "ops":["subscribe"],"ttl":60}'      prints a token and exits
+//
+// It prints "listening on http://127.0.0.1:<port>/" when it serves. To start a stream, append
+// to the session "control" an event {"type":"interop.start","payload":{"session":"s",
+// "count":2000,"interval_us":1000}}: the appender then writes `interop.tick` events with
+// payload {"i":1..count} to "s" (one every interval_us), then `interop.done` {"count"}.
+// With --auth-key the control session needs an append grant like any other.
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include <strata/net/auth.h>
+#include <strata/net/server.h>
+#include <strata/session/hub.h>
+#include <strata/session/sqlite_store.h>
+
+namespace ss = strata::session;
+namespace sn = strata::net;
+using nlohmann::json;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop.store(true); }
+
+int mint(const std::string& key, const std::string& spec_text) {
+  auto spec = json::parse(spec_text, nullptr, false);
+  if (!spec.is_object()) {
+    std::fprintf(stderr, "--mint-token needs a JSON object\n");
+    return 2;
+  }
+  sn::Capability cap;
+  cap.subject = spec.value("sub", "interop");
+  sn::Grant grant;
+  for (const auto& s : spec.value("sessions", json::array({"*"}))) grant.sessions.push_back(s.get<std::string>());
+  for (const auto& o : spec.value("ops", json::array())) {
+    auto op = sn::parse_operation(o.get<std::string>());
+    if (!op) {
+      std::fprintf(stderr, "unknown operation %s\n", o.dump().c_str());
+      return 2;
+    }
+    grant.ops.push_back(*op);
+  }
+  cap.grants.push_back(std::move(grant));
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  cap.expires_at = now + spec.value("ttl", 60);
+  sn::TokenOptions keys;
+  keys.hs256_key = key;
+  auto token = sn::sign_token(cap, keys);
+  if (!token.ok()) {
+    std::fprintf(stderr, "%s\n", token.status().to_string().c_str());
+    return 2;
+  }
+  std::printf("%s\n", token->c_str());
+  return 0;
+}
+
+// Writes numbered events into sessions when asked through the control session.
+class Appender {
+ public:
+  explicit Appender(ss::Hub& hub) : hub_(hub) {}
+  ~Appender() { stop(); }
+
+  strata::Status start() {
+    auto info = hub_.create("control");
+    if (!info.ok()) return info.status();
+    ss::SubscribeOptions options;
+    options.from = info->head;
+    auto sub = hub_.subscribe("control", options, [this](const ss::Event& e) {
+      if (e.type != "interop.start") return;
+      auto spec = json::parse(e.payload, nullptr, false);
+      if (!spec.is_object() || !spec.contains("session")) return;
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      threads_.emplace_back([this, session = spec.value("session", std::string()),
+                             count = spec.value("count", 100), interval = spec.value("interval_us", 1000)] {
+        stream(session, count, std::chrono::microseconds(interval));
+      });
+    });
+    if (!sub.ok()) return sub.status();
+    sub_ = std::move(*sub);
+    return strata::ok_status();
+  }
+
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    if (sub_) sub_->close();
+    std::vector<std::thread> threads;
+    {
+      std::lock_guard lock(mu_);
+      threads.swap(threads_);
+    }
+    for (auto& t : threads) t.join();
+  }
+
+ private:
+  void stream(const std::string& session, int count, std::chrono::microseconds interval) {
+    auto next = std::chrono::steady_clock::now();
+    for (int i = 1; i <= count && !g_stop.load(); ++i) {
+      ss::EventDraft draft;
+      draft.type = "interop.tick";
+      draft.payload = "{\"i\":" + std::to_string(i) + "}";
+      ss::AppendOptions options;
+      options.producer = "appender";
+      auto r = hub_.append(session, std::move(draft), options);
+      if (!r.ok()) {
+        std::fprintf(stderr, "appender: %s\n", r.status().to_string().c_str());
+        return;
+      }
+      next += interval;
+      std::this_thread::sleep_until(next);
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    ss::EventDraft done;
+    done.type = "interop.done";
+    done.payload = "{\"count\":" + std::to_string(count) + "}";
+    (void)hub_.append(session, std::move(done), {.producer = "appender"});
+  }
+
+  ss::Hub& hub_;
+  std::unique_ptr<ss::Subscription> sub_;
+  std::mutex mu_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::uint16_t port = 0;
+  std::string db;
+  std::string auth_key;
+  std::string mint_spec;
+  bool exit_on_eof = false;
+  sn::ServerOptions options;
+  options.threads = 2;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto next = [&]() -> std::string {
+      if (i + 1 >= argc) {
+        std::fprintf(stderr, "%s needs a value\n", arg.c_str());
+        std::exit(2);
+      }
+      return argv[++i];
+    };
+    if (arg == "--port") {
+      port = static_cast<std::uint16_t>(std::stoi(next()));
+    } else if (arg == "--db") {
+      db = next();
+    } else if (arg == "--auth-key") {
+      auth_key = next();
+    } else if (arg == "--mint-token") {
+      mint_spec = next();
+    } else if (arg == "--header-timeout-ms") {
+      options.header_timeout = std::chrono::milliseconds(std::stoi(next()));
+    } else if (arg == "--max-body-bytes") {
+      options.handler.max_body_bytes = static_cast<std::size_t>(std::stoul(next()));
+    } else if (arg == "--exit-on-stdin-eof") {
+      exit_on_eof = true;
+    } else {
+      std::fprintf(stderr, "unknown option %s\n", arg.c_str());
+      return 2;
+    }
+  }
+  if (!mint_spec.empty()) return mint(auth_key, mint_spec);
+
+  std::filesystem::path dir;
+  if (db.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "strata-interop-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) return 1;
+    dir = tmpl;
+    db = (dir / "interop.db").string();
+  }
+  int rc = 0;
+  {
+    // Without an fsync per commit: the tests are about the wire, and on a busy shared disk
+    // fsync times would make the appender's pace (and so the tests' timing) unpredictable.
+    ss::SqliteStoreOptions store_options;
+    store_options.durability = ss::SqliteStoreOptions::Durability::kProcessCrash;
+    auto store = ss::open_sqlite_store(db, store_options);
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().to_string().c_str());
+      return 1;
+    }
+    ss::HubOptions hub_options;
+    hub_options.store = *store;
+    auto hub = ss::Hub::open(hub_options);
+    if (!hub.ok()) {
+      std::fprintf(stderr, "%s\n", hub.status().to_string().c_str());
+      return 1;
+    }
+    Appender appender(**hub);
+    if (auto s = appender.start(); !s.ok()) {
+      std::fprintf(stderr, "%s\n", s.to_string().c_str());
+      return 1;
+    }
+    options.port = port;
+    if (!auth_key.empty()) options.handler.auth = sn::TokenOptions{.hs256_key = auth_key};
+    auto server = sn::Server::start(**hub, options);
+    if (!server.ok()) {
+      std::fprintf(stderr, "%s\n", server.status().to_string().c_str());
+      return 1;
+    }
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::printf("listening on http://127.0.0.1:%u/\n", static_cast<unsigned>((*server)->port()));
+    std::fflush(stdout);
+    if (exit_on_eof) {
+      std::thread([] {
+        std::string line;
+        while (std::getline(std::cin, line)) {
+        }
+        g_stop.store(true);
+      }).detach();
+    }
+    while (!g_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    (*server)->shutdown(std::chrono::milliseconds(500));
+    appender.stop();
+    const auto stats = (*server)->stats();
+    std::fprintf(stderr, "interop server: %llu connections, %llu protocol errors\n",
+                 static_cast<unsigned long long>(stats.connections_total),
+                 static_cast<unsigned long long>(stats.protocol_errors));
+  }
+  if (!dir.empty()) std::filesystem::remove_all(dir);
+  return rc;
+}
