@@ -41,7 +41,8 @@ stage "tsan build"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$jobs"
 stage "tsan tests"
-ctest --preset tsan -j "$jobs" -LE "package|bench|interop"
+# The chat demo's smoke test (label example) runs in the dev and ASan stages.
+ctest --preset tsan -j "$jobs" -LE "package|bench|interop|example"
 
 stage "fuzz build"
 cmake --preset fuzz >/dev/null

@@ -70,8 +70,8 @@ class RemoteAgent {
     cv_.notify_all();
   }
 
-  int answered = 0;
-  int stopped = 0;
+  std::atomic<int> answered{0};
+  std::atomic<int> stopped{0};
 
  private:
   void on_event(const ss::Event& e) {
