@@ -153,3 +153,20 @@ TEST_CASE("responses serialize with length and connection headers", "[net][http]
   CHECK(s.find("X-Y: z\r\n") != std::string::npos);
   CHECK(s.find("Connection: close\r\n\r\n{}") != std::string::npos);
 }
+
+TEST_CASE("http parser: a head ending right at the limit is accepted however it is split", "[net][http]") {
+  // Request line + one header whose terminator starts exactly at the 1024-byte limit.
+  std::string head = "GET / HTTP/1.1\r\nX-Pad: ";
+  head += std::string(1024 - head.size(), 'a');
+  head += "\r\n\r\n";
+  for (std::size_t piece : {head.size(), std::size_t{1}, std::size_t{7}, std::size_t{1023}}) {
+    HttpRequestParser p({.max_header_bytes = 1024, .max_body_bytes = 10});
+    for (std::size_t pos = 0; pos < head.size(); pos += piece) p.feed(std::string_view(head).substr(pos, piece));
+    INFO(piece);
+    CHECK(p.state() == HttpRequestParser::State::kComplete);
+  }
+  HttpRequestParser over({.max_header_bytes = 1024, .max_body_bytes = 10});
+  over.feed("GET / HTTP/1.1\r\nX-Pad: " + std::string(1100, 'a'));
+  CHECK(over.state() == HttpRequestParser::State::kError);
+  CHECK(over.error_status() == 431);
+}
