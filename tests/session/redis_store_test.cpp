@@ -34,22 +34,8 @@ Event event(std::string type, std::string payload = "{}") {
   return e;
 }
 
-StoreAppend request(std::string session, std::vector<Event> events, std::string producer = "p",
-                    std::uint64_t epoch = 0, std::optional<std::uint64_t> seq = std::nullopt) {
-  StoreAppend r;
-  r.session = std::move(session);
-  r.producer = std::move(producer);
-  r.producer_epoch = epoch;
-  r.producer_seq = seq;
-  r.events = std::move(events);
-  r.now_ms = 1;
-  return r;
-}
-
-StoreAppend append_one(SessionStore& store, StoreAppend r) {
-  store.append(std::span<StoreAppend>(&r, 1));
-  return r;
-}
+using test::append_one;
+using test::request;
 
 std::vector<Event> read_all(SessionStore& store, const std::string& session) {
   auto page = store.read(session, 0, 1u << 30, std::size_t{1} << 40);

@@ -44,22 +44,8 @@ Event make_event(std::string type, std::string producer = "p", std::string messa
   return e;
 }
 
-StoreAppend request(std::string session, std::vector<Event> events, std::string producer = "p",
-                    std::uint64_t epoch = 0, std::optional<std::uint64_t> seq = std::nullopt) {
-  StoreAppend r;
-  r.session = std::move(session);
-  r.producer = std::move(producer);
-  r.producer_epoch = epoch;
-  r.producer_seq = seq;
-  r.events = std::move(events);
-  r.now_ms = 42;
-  return r;
-}
-
-StoreAppend append_one(SessionStore& store, StoreAppend r) {
-  store.append(std::span<StoreAppend>(&r, 1));
-  return r;
-}
+using test::append_one;
+using test::request;
 
 }  // namespace
 

@@ -8,6 +8,8 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <span>
 #include <random>
 #include <string>
 #include <thread>
@@ -18,6 +20,26 @@
 #include <strata/session/store.h>
 
 namespace strata::test {
+
+// One store request (what the hub hands a SessionStore), for store-level tests.
+inline session::StoreAppend request(std::string session, std::vector<session::Event> events,
+                                    std::string producer = "p", std::uint64_t epoch = 0,
+                                    std::optional<std::uint64_t> seq = std::nullopt) {
+  session::StoreAppend r;
+  r.session = std::move(session);
+  r.producer = std::move(producer);
+  r.producer_epoch = epoch;
+  r.producer_seq = seq;
+  r.events = std::move(events);
+  r.now_ms = 42;
+  return r;
+}
+
+// Performs one request alone and returns it with its outcome filled in.
+inline session::StoreAppend append_one(session::SessionStore& store, session::StoreAppend r) {
+  store.append(std::span<session::StoreAppend>(&r, 1));
+  return r;
+}
 
 // A fresh directory under the system temp dir, removed at scope exit.
 class TempDir {
