@@ -83,16 +83,23 @@ Status validate_draft(const EventDraft& d) {
 HubImpl::HubImpl(HubOptions options) : options_(std::move(options)) {
   executor_ = options_.executor ? options_.executor
                                 : make_thread_pool_executor(options_.delivery_threads);
+  shared_ = options_.store->shared();
 }
 
 void HubImpl::start() {
   commit_thread_ = std::thread([this] { commit_loop(); });
+  if (shared_) follow_thread_ = std::thread([this] { follow_loop(); });
   if (options_.maintenance_interval.count() > 0) {
     maintenance_thread_ = std::thread([this] { maintenance_loop(); });
   }
 }
 
 HubImpl::~HubImpl() {
+  if (follow_thread_.joinable()) {
+    follow_stopping_.store(true);
+    store().interrupt_wait();
+    follow_thread_.join();
+  }
   {
     std::lock_guard lock(maintenance_mu_);
     maintenance_stopping_ = true;
@@ -140,6 +147,8 @@ Result<std::shared_ptr<LiveSession>> HubImpl::live(std::string_view session, boo
       return s;
     }
     l->loaded = true;
+    // The follower waits on the sessions it knew; make it follow this one too.
+    if (shared_) store().interrupt_wait();
   }
   return l;
 }
@@ -400,7 +409,27 @@ void HubImpl::commit_group(std::vector<PendingAppend>& group) {
   }
   for (std::size_t i = 0; i < group.size(); ++i) {
     auto& r = requests[i];
-    if (r.status.ok() && !r.duplicate) publish(*group[i].session, r.events);
+    if (!r.status.ok()) continue;
+    if (!shared_) {
+      if (!r.duplicate) publish(*group[i].session, r.events);
+      continue;
+    }
+    // A shared store: other nodes append too, so publish what the store holds up to this
+    // append, in its order (read-your-writes: subscribers and snapshots of this node see the
+    // append when it returns). A failed read leaves the rest to the follower thread.
+    LiveSession& live = *group[i].session;
+    bool epoch_changed = false;
+    {
+      std::lock_guard lock(live.mu);
+      epoch_changed = !live.removed && live.epoch != r.epoch;
+    }
+    if (epoch_changed) {
+      std::lock_guard follow(live.follow_mu);
+      reset_after_epoch_change(live, data_loss_error(
+          "session " + live.id + ": the store's epoch changed (its history was removed or "
+          "lost); take a snapshot"));
+    }
+    (void)catch_up(live, r.last_offset, r.duplicate ? nullptr : &r.events, r.first_offset);
   }
   // Synchronous callers are woken here; asynchronous completions of the whole group run
   // as one task on the executor, in append order.
@@ -478,6 +507,156 @@ void HubImpl::publish(LiveSession& live, std::vector<Event>& events) {
   for (auto& action : actions) executor_->post(std::move(action));
 }
 
+Status HubImpl::catch_up(LiveSession& live, Offset target, std::vector<Event>* own,
+                         Offset own_first) {
+  std::lock_guard follow(live.follow_mu);
+  Offset head = 0;
+  {
+    std::lock_guard lock(live.mu);
+    if (live.removed) return {};
+    head = live.head;
+  }
+  if (head >= target) return {};
+  if (own != nullptr && !own->empty() && own_first == head + 1) {
+    publish(live, *own);
+    return {};
+  }
+  while (head < target) {
+    auto page = store().read(live.id, head, 1000, 8 << 20);
+    if (!page.ok()) return page.status();
+    if (page->events.empty()) break;
+    if (page->events.front().offset <= head) {  // a damaged store; never loop on it
+      return data_loss_error("session " + live.id + ": the store returned offsets out of order");
+    }
+    head = page->events.back().offset;
+    publish(live, page->events);
+  }
+  return {};
+}
+
+void HubImpl::reset_after_epoch_change(LiveSession& live, const Status& why) {
+  std::vector<std::shared_ptr<SubscriberState>> subscribers;
+  {
+    std::lock_guard lock(live.mu);
+    if (live.removed) return;
+    subscribers.swap(live.subscribers);
+  }
+  // Subscribers hold offsets of the old history: they are told, and resume with a snapshot.
+  for (auto& sub : subscribers) sub->close_with(why);
+  if (auto s = load(live, /*create=*/false); !s.ok()) {
+    // Gone altogether: forget it; the next use loads it again.
+    drop_live(live.id, s);
+  }
+}
+
+void HubImpl::drop_live(const std::string& session, const Status& why) {
+  std::shared_ptr<LiveSession> l;
+  {
+    std::lock_guard lock(sessions_mu_);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end()) return;
+    l = std::move(it->second);
+    sessions_.erase(it);
+  }
+  std::vector<std::shared_ptr<SubscriberState>> subscribers;
+  std::unordered_map<std::string, std::shared_ptr<RunControl>> runs;
+  {
+    std::lock_guard lock(l->mu);
+    l->removed = true;
+    subscribers = l->subscribers;
+    runs.swap(l->local_runs);
+  }
+  for (auto& sub : subscribers) sub->close_with(why);
+  for (auto& entry : runs) {
+    auto control = entry.second;
+    {
+      // Writes fail from now on, before the token fires on the executor.
+      std::lock_guard control_lock(control->mu);
+      control->ended = true;
+      control->end_reason = event_types::kRunCancelled;
+      control->cancel_reason = "session removed";
+    }
+    executor_->post([control] { control->cancel.cancel("session removed"); });
+  }
+}
+
+Status HubImpl::sync_with_store(const std::shared_ptr<LiveSession>& live) {
+  if (!shared_) return {};
+  auto info = store().info(live->id);
+  if (!info.ok()) {
+    if (info.status().code() == StatusCode::kNotFound) {
+      auto why = not_found_error("session " + live->id + " not found");
+      drop_live(live->id, why);
+      return why;
+    }
+    return info.status();
+  }
+  bool epoch_changed = false;
+  {
+    std::lock_guard lock(live->mu);
+    if (live->removed) return not_found_error("session " + live->id + " not found");
+    epoch_changed = live->epoch != info->epoch;
+  }
+  if (epoch_changed) {
+    std::lock_guard follow(live->follow_mu);
+    reset_after_epoch_change(*live, data_loss_error(
+        "session " + live->id + ": the store's epoch changed (its history was removed or "
+        "lost); take a snapshot"));
+  }
+  return catch_up(*live, info->head);
+}
+
+void HubImpl::follow_loop() {
+  constexpr auto kWait = std::chrono::milliseconds(1000);
+  constexpr std::size_t kMaxEvents = 1000;
+  auto backoff = std::chrono::milliseconds(50);
+  std::vector<TailCursor> cursors;
+  std::vector<std::shared_ptr<LiveSession>> followed;
+  std::vector<std::string> epochs;
+  while (!follow_stopping_.load()) {
+    cursors.clear();
+    followed.clear();
+    epochs.clear();
+    {
+      std::lock_guard lock(sessions_mu_);
+      for (auto& [id, l] : sessions_) {
+        if (!l->loaded.load(std::memory_order_acquire)) continue;
+        std::lock_guard live_lock(l->mu);
+        if (l->removed) continue;
+        cursors.push_back(TailCursor{id, l->head});
+        followed.push_back(l);
+        epochs.push_back(l->epoch);
+      }
+    }
+    auto batches = store().wait_for_events(cursors, kWait, kMaxEvents);
+    if (!batches.ok()) {
+      // The store is unreachable: wait a little (longer each time) and follow again; appends
+      // meanwhile fail on their own and the session catches up once the store is back.
+      const auto until = std::chrono::steady_clock::now() + backoff;
+      while (!follow_stopping_.load() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+      continue;
+    }
+    backoff = std::chrono::milliseconds(50);
+    for (auto& batch : *batches) {
+      for (std::size_t i = 0; i < cursors.size(); ++i) {
+        if (cursors[i].session != batch.session) continue;
+        LiveSession& live = *followed[i];
+        std::lock_guard follow(live.follow_mu);
+        {
+          std::lock_guard lock(live.mu);
+          // Reloaded meanwhile (epoch change): these events belong to the old history.
+          if (live.removed || live.epoch != epochs[i]) break;
+        }
+        publish(live, batch.events);  // skips what the head already covers
+        break;
+      }
+    }
+  }
+}
+
 Result<std::unique_ptr<Subscription>> HubImpl::subscribe(std::string_view session,
                                                          const SubscribeOptions& options,
                                                          EventHandler on_event,
@@ -487,6 +666,16 @@ Result<std::unique_ptr<Subscription>> HubImpl::subscribe(std::string_view sessio
   auto l = live(session, /*create=*/false);
   if (!l.ok()) return l.status();
   auto& live_session = **l;
+  if (shared_) {
+    // A client resuming here from an offset another node served: catch up first.
+    bool behind = false;
+    {
+      std::lock_guard lock(live_session.mu);
+      behind = options.from > live_session.head ||
+               (!options.epoch.empty() && options.epoch != live_session.epoch);
+    }
+    if (behind) STRATA_RETURN_IF_ERROR(sync_with_store(*l));
+  }
   std::shared_ptr<SubscriberState> state;
   std::string epoch;
   {
@@ -524,6 +713,7 @@ Result<ReadResult> HubImpl::read(std::string_view session, const ReadOptions& op
   if (options.max_events == 0) return invalid_argument_error("max_events is 0");
   auto l = live(session, /*create=*/false);
   if (!l.ok()) return l.status();
+  if (shared_) STRATA_RETURN_IF_ERROR(sync_with_store(*l));
   auto page = store().read(session, options.after, options.max_events, options.max_bytes);
   if (!page.ok()) {
     if (page.status().code() == StatusCode::kNotFound) {
@@ -554,6 +744,7 @@ Result<Snapshot> HubImpl::snapshot(std::string_view session) {
   STRATA_RETURN_IF_ERROR(validate_session_id(session));
   auto l = live(session, /*create=*/false);
   if (!l.ok()) return l.status();
+  if (shared_) STRATA_RETURN_IF_ERROR(sync_with_store(*l));
   Snapshot snap;
   snap.session = std::string(session);
   {
@@ -588,34 +779,8 @@ Status HubImpl::remove(std::string_view session) {
     return not_found_error("session " + std::string(session) + " not found");
   }
   STRATA_RETURN_IF_ERROR(s);
-  std::shared_ptr<LiveSession> l;
-  {
-    std::lock_guard lock(sessions_mu_);
-    auto it = sessions_.find(std::string(session));
-    if (it == sessions_.end()) return {};
-    l = std::move(it->second);
-    sessions_.erase(it);
-  }
-  std::vector<std::shared_ptr<SubscriberState>> subscribers;
-  std::unordered_map<std::string, std::shared_ptr<RunControl>> runs;
-  {
-    std::lock_guard lock(l->mu);
-    l->removed = true;
-    subscribers = l->subscribers;
-    runs.swap(l->local_runs);
-  }
-  for (auto& sub : subscribers) sub->close_with(not_found_error("session " + l->id + " was removed"));
-  for (auto& entry : runs) {
-    auto control = entry.second;
-    {
-      // Writes fail from now on, before the token fires on the executor.
-      std::lock_guard control_lock(control->mu);
-      control->ended = true;
-      control->end_reason = event_types::kRunCancelled;
-      control->cancel_reason = "session removed";
-    }
-    executor_->post([control] { control->cancel.cancel("session removed"); });
-  }
+  const std::string id(session);
+  drop_live(id, not_found_error("session " + id + " was removed"));
   return {};
 }
 

@@ -143,6 +143,17 @@ Result<std::unique_ptr<Run>> HubImpl::start_run(std::string_view session, RunOpt
       this, *l, options.run_id, options.parent_run_id, options.agent, lease, std::move(control)));
 }
 
+Status HubImpl::sync_if_unknown(const std::shared_ptr<LiveSession>& live,
+                                std::string_view run_id) {
+  if (!shared_) return {};
+  {
+    std::lock_guard lock(live->mu);
+    if (check_running(*live, run_id).ok()) return {};
+  }
+  // Another node may have started it a moment ago: look at the store before refusing.
+  return sync_with_store(live);
+}
+
 Result<Offset> HubImpl::cancel(std::string_view session, std::string_view run_id,
                                const CancelOptions& options) {
   STRATA_RETURN_IF_ERROR(validate_session_id(session));
@@ -150,6 +161,7 @@ Result<Offset> HubImpl::cancel(std::string_view session, std::string_view run_id
   STRATA_RETURN_IF_ERROR(validate_name("requested_by", options.requested_by));
   auto l = live(session, /*create=*/false);
   if (!l.ok()) return l.status();
+  STRATA_RETURN_IF_ERROR(sync_if_unknown(*l, run_id));
   std::vector<std::string> targets;
   {
     std::lock_guard lock((*l)->mu);
@@ -183,6 +195,7 @@ Result<std::vector<std::string>> HubImpl::cancel_all(std::string_view session,
   STRATA_RETURN_IF_ERROR(validate_session_id(session));
   auto l = live(session, /*create=*/false);
   if (!l.ok()) return l.status();
+  STRATA_RETURN_IF_ERROR(sync_with_store(*l));  // runs other nodes started count too
   std::vector<std::string> running;
   {
     std::lock_guard lock((*l)->mu);
@@ -221,6 +234,7 @@ Result<Offset> HubImpl::steer(std::string_view session, std::string_view run_id,
   }
   auto l = live(session, /*create=*/false);
   if (!l.ok()) return l.status();
+  STRATA_RETURN_IF_ERROR(sync_if_unknown(*l, run_id));
   {
     std::lock_guard lock((*l)->mu);
     STRATA_RETURN_IF_ERROR(check_running(**l, run_id));
@@ -404,24 +418,40 @@ void HubImpl::maintain_session(const std::shared_ptr<LiveSession>& live,
       report.errors.push_back(Status(s.code(), "maintenance of " + id + ": " + s.message()));
     }
   };
-  std::vector<std::string> running;
-  RetentionPolicy policy;
-  {
-    std::lock_guard lock(live->mu);
-    if (live->removed) return;
-    running = live->fold.running_runs();
-    policy = live->retention == RetentionPolicy{} ? options_.default_retention : live->retention;
+  if (shared_) {
+    // Another node may have removed the session, or the store lost it: find out here, so
+    // this node's subscribers are told even when nobody on it appends.
+    if (auto s = sync_with_store(live); !s.ok()) {
+      note(s);
+      return;
+    }
   }
-
-  // Agent leases: a running run whose lease ran out ends as agent-lost.
+  // Agent leases: a running run whose lease ran out ends as agent-lost. Taking the lease out
+  // of the store is the lock: when several nodes notice, only the one whose removal succeeds
+  // writes agent-lost.
   if (auto leases = store().list_leased(id, kLeaseKind); leases.ok()) {
     for (const auto& lease : *leases) {
-      const bool is_running = std::find(running.begin(), running.end(), lease.key) != running.end();
-      if (!is_running) {
-        note(store().remove_leased(id, kLeaseKind, lease.key).status());
+      RunState state = RunState::kRunning;
+      bool known = false;
+      {
+        std::lock_guard lock(live->mu);
+        if (live->removed) return;
+        if (const RunSnapshot* run = live->fold.find_run(lease.key); run != nullptr) {
+          known = true;
+          state = run->state;
+        }
+      }
+      const bool expired = lease.expires_ms <= now;
+      if (!known || state != RunState::kRunning) {
+        // A run that ended, or one whose start this node has not seen (it may be starting
+        // on another node right now): its lease goes once it is no use to anyone.
+        if (known || expired) note(store().remove_leased(id, kLeaseKind, lease.key).status());
         continue;
       }
-      if (lease.expires_ms > now) continue;
+      if (!expired) continue;
+      auto removed = store().remove_leased(id, kLeaseKind, lease.key);
+      note(removed.status());
+      if (!removed.ok() || !*removed) continue;  // another node took it (or the agent ended)
       Event e;
       e.type = std::string(event_types::kRunAgentLost);
       e.producer = std::string(kSystemProducer);
@@ -432,11 +462,20 @@ void HubImpl::maintain_session(const std::shared_ptr<LiveSession>& live,
       note(appended.status());
       if (appended.ok()) {
         ++report.runs_lost;
-        note(store().remove_leased(id, kLeaseKind, lease.key).status());
+      } else {
+        // Put the expired lease back so the next pass tries again.
+        note(store().put_leased(id, kLeaseKind, lease));
       }
     }
   } else {
     note(leases.status());
+  }
+
+  RetentionPolicy policy;
+  {
+    std::lock_guard lock(live->mu);
+    if (live->removed) return;
+    policy = live->retention == RetentionPolicy{} ? options_.default_retention : live->retention;
   }
 
   // Presence leases.

@@ -2,6 +2,7 @@
 // runs and control, presence, and the maintenance pass.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -73,6 +74,11 @@ class HubImpl final : public Hub {
                        std::chrono::milliseconds lease);
   void forget_local_run(const std::shared_ptr<LiveSession>& live, const std::string& run_id);
   Result<std::shared_ptr<LiveSession>> live(std::string_view session, bool create);
+  // Shared stores: brings the session up to the store's head (epoch changes included), so a
+  // decision taken on this node sees what other nodes wrote. Local stores: does nothing.
+  Status sync_with_store(const std::shared_ptr<LiveSession>& live);
+  // sync_with_store, when `run_id` is not a running run of this hub's view of the session.
+  Status sync_if_unknown(const std::shared_ptr<LiveSession>& live, std::string_view run_id);
 
  private:
   struct PendingAppend {
@@ -97,6 +103,20 @@ class HubImpl final : public Hub {
   void fail_early(std::function<void(Result<AppendResult>)>& done, bool on_executor, Status why);
   void commit_loop();
   void publish(LiveSession& live, std::vector<Event>& events);
+  // Shared stores: publishes the store's events of `live` after its head up to at least
+  // `target`. `own` (events just appended, the first at `own_first`) are published without a
+  // read when they follow the head directly.
+  Status catch_up(LiveSession& live, Offset target, std::vector<Event>* own = nullptr,
+                  Offset own_first = 0);
+  // Shared stores: the store's epoch of the session is not the one this hub loaded (another
+  // node removed it, or the store lost its data): subscribers are closed with `why` and the
+  // session is reloaded. REQUIRES: live.follow_mu held.
+  void reset_after_epoch_change(LiveSession& live, const Status& why);
+  // Forgets a session that is gone from the store: subscribers are closed with `why` and
+  // local runs are cancelled.
+  void drop_live(const std::string& session, const Status& why);
+  // The follower thread of a shared store: publishes what other nodes append.
+  void follow_loop();
   Status load(LiveSession& live, bool create);
   Result<Offset> append_control(const std::string& session, Event event);
   Result<std::vector<PresenceEntry>> read_presence(const std::string& session);
@@ -120,6 +140,11 @@ class HubImpl final : public Hub {
   bool commit_idle_ = false;  // the commit thread waits for work: enqueue must wake it
   bool committing_ = false;   // a group is being committed (by the commit thread or a caller)
   std::thread commit_thread_;
+
+  // Shared stores (options_.store->shared()).
+  bool shared_ = false;
+  std::atomic<bool> follow_stopping_{false};
+  std::thread follow_thread_;
 
   std::mutex maintenance_mu_;
   std::condition_variable maintenance_cv_;

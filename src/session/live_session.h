@@ -100,6 +100,10 @@ struct LiveSession {
 
   const std::string id;
   std::mutex load_mu;     // held while loading from the store
+  // Shared stores: held while publishing what the store holds (by the committer of an append
+  // or by the follower thread), so events are published once each and in store order.
+  // Taken before `mu`, never while holding it.
+  std::mutex follow_mu;
   std::atomic<bool> loaded{false};  // set under load_mu, stable once true
   std::atomic<std::int64_t> last_used_ms{0};  // for idle eviction
 
