@@ -10,6 +10,12 @@
 //
 //   strata_chat_server [--port 0] [--db path/chat.db] [--static dir] [--delay-ms 60]
 //                      [--session demo]... [--auth-key <32+ bytes>]
+//                      [--redis redis://host:6379] [--no-agent] [--run-lease-ms 30000]
+//
+// With --redis the sessions live in Redis instead of an SQLite file, so several of these
+// servers (nodes) can serve the same sessions behind a load balancer: a client may resume on
+// any node, and Stop pressed on one node stops the demo agent on another. Run the agent on
+// one node and --no-agent on the others (docs/redis.md).
 //
 // Prints "listening on http://127.0.0.1:<port>/" once it serves. With --auth-key every
 // request needs a capability token; the server then mints one for the demo user and prints
@@ -34,6 +40,7 @@
 #include <strata/net/auth.h>
 #include <strata/net/server.h>
 #include <strata/session/hub.h>
+#include <strata/session/redis_store.h>
 
 #ifndef STRATA_CHAT_WEB_DIR
 #define STRATA_CHAT_WEB_DIR ""
@@ -55,12 +62,15 @@ struct Options {
   std::chrono::milliseconds delay{60};
   std::vector<std::string> sessions;
   std::string auth_key;
+  std::string redis_url;
+  bool agent = true;
+  std::chrono::milliseconds run_lease{30000};
 };
 
 int usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--port N] [--db FILE] [--static DIR] [--delay-ms N] [--session ID]...\n"
-               "          [--auth-key KEY]\n",
+               "          [--auth-key KEY] [--redis URL] [--no-agent] [--run-lease-ms N]\n",
                argv0);
   return 2;
 }
@@ -242,8 +252,13 @@ int main(int argc, char** argv) {
     auto value = [&]() -> const char* { return i + 1 < argc ? argv[++i] : nullptr; };
     const char* v = nullptr;
     if (arg == "--help" || arg == "-h") return usage(argv[0]);
+    if (arg == "--no-agent") {
+      opt.agent = false;
+      continue;
+    }
     if (arg != "--port" && arg != "--db" && arg != "--static" && arg != "--delay-ms" &&
-        arg != "--session" && arg != "--auth-key") {
+        arg != "--session" && arg != "--auth-key" && arg != "--redis" &&
+        arg != "--run-lease-ms") {
       std::fprintf(stderr, "unknown option %s\n", arg.c_str());
       return usage(argv[0]);
     }
@@ -254,21 +269,42 @@ int main(int argc, char** argv) {
     if (arg == "--delay-ms") opt.delay = std::chrono::milliseconds(std::atoi(v));
     if (arg == "--session") opt.sessions.emplace_back(v);
     if (arg == "--auth-key") opt.auth_key = v;
+    if (arg == "--redis") opt.redis_url = v;
+    if (arg == "--run-lease-ms") opt.run_lease = std::chrono::milliseconds(std::atoi(v));
   }
   if (opt.sessions.empty()) opt.sessions.emplace_back("demo");
-  if (opt.db.empty()) opt.db = temp_database();
   while (opt.static_root.size() > 1 && opt.static_root.back() == '/') opt.static_root.pop_back();
 
   ss::HubOptions hub_options;
-  hub_options.database_path = opt.db;
+  hub_options.run_lease = opt.run_lease;
+  std::string store_name;
+  if (!opt.redis_url.empty()) {
+    auto redis = ss::parse_redis_url(opt.redis_url);
+    if (!redis.ok()) {
+      std::fprintf(stderr, "--redis: %s\n", redis.status().to_string().c_str());
+      return 2;
+    }
+    auto store = ss::open_redis_store(*redis);
+    if (!store.ok()) {
+      std::fprintf(stderr, "cannot use Redis: %s\n", store.status().to_string().c_str());
+      return 1;
+    }
+    hub_options.store = std::move(*store);
+    store_name = "redis";
+  } else {
+    if (opt.db.empty()) opt.db = temp_database();
+    hub_options.database_path = opt.db;
+    store_name = opt.db;
+  }
   auto hub = ss::Hub::open(hub_options);
   if (!hub.ok()) {
-    std::fprintf(stderr, "cannot open %s: %s\n", opt.db.c_str(), hub.status().to_string().c_str());
+    std::fprintf(stderr, "cannot open %s: %s\n", store_name.c_str(), hub.status().to_string().c_str());
     return 1;
   }
 
   std::vector<std::unique_ptr<DemoAgent>> agents;
   for (const auto& session : opt.sessions) {
+    if (!opt.agent) break;
     agents.push_back(std::make_unique<DemoAgent>(**hub, session, opt.delay));
     if (auto s = agents.back()->start(); !s.ok()) {
       std::fprintf(stderr, "session %s: %s\n", session.c_str(), s.to_string().c_str());
@@ -312,8 +348,11 @@ int main(int argc, char** argv) {
   std::signal(SIGTERM, on_signal);
   const auto port = (*server)->port();
   std::fprintf(stderr, "strata chat demo: store %s, pages from %s, demo agent in session(s):",
-               opt.db.c_str(), opt.static_root.c_str());
-  for (const auto& s : opt.sessions) std::fprintf(stderr, " %s", s.c_str());
+               store_name.c_str(), opt.static_root.c_str());
+  if (!opt.agent) std::fprintf(stderr, " none (--no-agent)");
+  for (const auto& s : opt.sessions) {
+    if (opt.agent) std::fprintf(stderr, " %s", s.c_str());
+  }
   std::fprintf(stderr, "\n");
   std::printf("listening on http://127.0.0.1:%u/\n", static_cast<unsigned>(port));
   if (!token.empty()) std::printf("open http://127.0.0.1:%u/#token=%s\n", static_cast<unsigned>(port), token.c_str());

@@ -396,17 +396,69 @@ void HubImpl::commit_loop() {
   }
 }
 
+namespace {
+
+// What a run writes itself: refused once the run has ended.
+bool written_by_run(const Event& e) {
+  return !e.run_id.empty() &&
+         (std::string_view(e.type).starts_with("run.") ||
+          std::string_view(e.type).starts_with("message."));
+}
+
+}  // namespace
+
+Status HubImpl::check_run_fence(LiveSession& live, const std::vector<Event>& events,
+                                std::unordered_map<std::string, std::string>& ended_in_group) {
+  for (const auto& e : events) {
+    if (!written_by_run(e)) continue;
+    std::string how;
+    if (auto it = ended_in_group.find(live.id + '\n' + e.run_id); it != ended_in_group.end()) {
+      how = it->second;
+    } else {
+      std::lock_guard lock(live.mu);
+      const RunSnapshot* run = live.fold.find_run(e.run_id);
+      if (run == nullptr || run->state == RunState::kRunning) continue;
+      how = run->state == RunState::kCancelled ? std::string(event_types::kRunCancelled) : "ended";
+    }
+    if (how == event_types::kRunCancelled) return cancelled_error("run " + e.run_id + " was cancelled");
+    return failed_precondition_error("run " + e.run_id + " has already ended (" + how + ")");
+  }
+  for (const auto& e : events) {
+    if (written_by_run(e) && is_terminal_run_event(e.type)) {
+      ended_in_group[live.id + '\n' + e.run_id] = e.type;
+    }
+  }
+  return {};
+}
+
 void HubImpl::commit_group(std::vector<PendingAppend>& group) {
   std::vector<StoreAppend> requests;
   requests.reserve(group.size());
   for (auto& p : group) requests.push_back(std::move(p.request));
-  try {
-    store().append(requests);
-  } catch (const std::exception& e) {
-    for (auto& r : requests) r.status = internal_error(std::string("store threw: ") + e.what());
-  } catch (...) {
-    for (auto& r : requests) r.status = internal_error("store threw");
+  // Run fencing at commit time (commits are serial): an event a run writes is refused once
+  // the run has ended, so a delta that passed Run's own check just before a Stop landed can
+  // never follow run.cancelled. A shared store checks again, atomically with its append,
+  // for Stops that other nodes wrote. (A terminal event earlier in the group counts even if
+  // the store then refuses it — the later write fails with kCancelled/kFailedPrecondition.)
+  std::unordered_map<std::string, std::string> ended_in_group;
+  std::vector<StoreAppend> to_write;
+  std::vector<std::size_t> written_at;
+  to_write.reserve(requests.size());
+  written_at.reserve(requests.size());
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    requests[i].status = check_run_fence(*group[i].session, requests[i].events, ended_in_group);
+    if (!requests[i].status.ok()) continue;
+    written_at.push_back(i);
+    to_write.push_back(std::move(requests[i]));
   }
+  try {
+    if (!to_write.empty()) store().append(to_write);
+  } catch (const std::exception& e) {
+    for (auto& r : to_write) r.status = internal_error(std::string("store threw: ") + e.what());
+  } catch (...) {
+    for (auto& r : to_write) r.status = internal_error("store threw");
+  }
+  for (std::size_t j = 0; j < to_write.size(); ++j) requests[written_at[j]] = std::move(to_write[j]);
   for (std::size_t i = 0; i < group.size(); ++i) {
     auto& r = requests[i];
     if (!r.status.ok()) continue;

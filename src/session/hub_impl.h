@@ -99,6 +99,11 @@ class HubImpl final : public Hub {
   // Writes a group to the store, publishes it and completes its appends. REQUIRES: the
   // caller set committing_ (one group is committed at a time, in queue order).
   void commit_group(std::vector<PendingAppend>& group);
+  // kCancelled / kFailedPrecondition if `events` hold an event a run writes (run.*,
+  // message.*) for a run that has ended, in the session or earlier in this group (whose
+  // terminal events it records in `ended_in_group`, keyed "session\nrun").
+  Status check_run_fence(LiveSession& live, const std::vector<Event>& events,
+                         std::unordered_map<std::string, std::string>& ended_in_group);
   // Reports an append that failed before reaching the queue.
   void fail_early(std::function<void(Result<AppendResult>)>& done, bool on_executor, Status why);
   void commit_loop();

@@ -58,7 +58,8 @@ namespace strata::session::redis::scripts {
 // foreign data; then nothing of it is touched and its requests get code 5), then per request
 // {code, a, b}: code 0 written (a..b offsets), 1 duplicate (a..b its offsets), 2 rejected
 // (a: the producer state for the message), 3 duplicate whose events retention removed,
-// 4 damaged producer state, 5 damaged session.
+// 4 damaged producer state, 5 damaged session, 6 an event of a run that has ended (a: the
+// run id, b: its terminal event type).
 // Reads that could fail on foreign data run with pcall before a session's first write, and
 // nothing after a write can fail, so no error ever leaves a request half-written.
 inline constexpr const char* kAppend = "#!lua\n" STRATA_REDIS_LUA_COMMON R"lua(
@@ -150,6 +151,23 @@ for s = 1, tonumber(ARGV[1]) do
         else verdict = 'reject' end
       end
     end
+    -- Run fencing: what a run writes (run.*, message.*) is refused once the run has ended,
+    -- so a delta racing a Stop from another node never lands after run.cancelled. Ended runs
+    -- are kept in the producers hash under '!run:<id>' ('!' starts no producer name).
+    local ended_run, ended_how
+    if verdict == 'write' and not damage then
+      for k = 0, n - 1 do
+        local i = base + 6 * k
+        local t, rid = ARGV[i], ARGV[i + 1]
+        if rid ~= '' and (string.sub(t, 1, 4) == 'run.' or string.sub(t, 1, 8) == 'message.') then
+          local how = redis.call('HGET', producers, '!run:' .. rid)
+          if how then
+            verdict, ended_run, ended_how = 'run_ended', rid, how
+            break
+          end
+        end
+      end
+    end
     local first = head + 1
     if verdict == 'write' then
       for k = 0, n - 1 do
@@ -174,6 +192,10 @@ for s = 1, tonumber(ARGV[1]) do
           wrote = true
         end
         head = head + 1
+        if rid ~= '' and (t == 'run.completed' or t == 'run.failed' or t == 'run.cancelled' or
+                          t == 'run.agent_lost') then
+          redis.call('HSET', producers, '!run:' .. rid, t)
+        end
         added = added + 1
         added_bytes = added_bytes + 48 + #t + #producer + #rid + #prid + #mid + #d
       end
@@ -205,6 +227,8 @@ for s = 1, tonumber(ARGV[1]) do
         out[#out + 1] = 4; out[#out + 1] = 0; out[#out + 1] = 0
       elseif verdict == 'damaged_session' then
         out[#out + 1] = 5; out[#out + 1] = 0; out[#out + 1] = 0
+      elseif verdict == 'run_ended' then
+        out[#out + 1] = 6; out[#out + 1] = ended_run; out[#out + 1] = ended_how
       elseif verdict == 'last' then
         out[#out + 1] = 1; out[#out + 1] = tonumber(st.f); out[#out + 1] = tonumber(st.l)
       else

@@ -898,6 +898,15 @@ class RedisStore final : public SessionStore {
         request.status = data_loss_error("redis store: session " + request.session +
                                          ": damaged state of producer " + request.producer);
         return;
+      case 6: {
+        const std::string run = is_text(a) ? std::string(text(a)) : std::string("?");
+        const std::string how = is_text(b) ? std::string(text(b)) : std::string("?");
+        request.status = how == event_types::kRunCancelled
+                             ? cancelled_error("run " + run + " was cancelled")
+                             : failed_precondition_error("run " + run + " has already ended (" +
+                                                         how + ")");
+        return;
+      }
       default:
         request.status = unexpected("append");
     }

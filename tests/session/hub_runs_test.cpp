@@ -300,3 +300,45 @@ TEST_CASE("runs: a run of a removed session stops writing at once", "[hub][runs]
   REQUIRE(test::eventually([&] { return run->cancelled(); }));
   CHECK(run->token().reason() == "session removed");
 }
+
+TEST_CASE("runs: a write racing a Stop never lands after run.cancelled", "[hub][runs][cancel]") {
+  // The agent writes as fast as it can while a client stops it: every delta either lands
+  // before run.cancelled or is refused with kCancelled — whatever the interleaving.
+  Env env;
+  std::size_t refused_total = 0;
+  for (int round = 0; round < 40; ++round) {
+    const std::string session = "race-" + std::to_string(round);
+    auto run = env.hub->start_run(session, {.agent = "assistant", .run_id = "r"}).value();
+    auto msg = run->begin_message().value();
+    std::atomic<bool> go{false};
+    std::atomic<std::size_t> refused{0};
+    std::vector<StatusCode> other_errors;
+    std::thread agent([&] {
+      while (!go) std::this_thread::yield();
+      for (int i = 0; i < 2000; ++i) {
+        auto r = run->delta(msg, "x");
+        if (r.ok()) continue;
+        if (r.status().code() == StatusCode::kCancelled) {
+          refused.fetch_add(1);
+        } else {
+          other_errors.push_back(r.status().code());
+        }
+        break;
+      }
+    });
+    go = true;
+    std::this_thread::sleep_for(std::chrono::microseconds(50 * (round % 5)));
+    REQUIRE(env.hub->cancel(session, "r").ok());
+    agent.join();
+    CHECK(other_errors.empty());
+    refused_total += refused.load();
+    auto page = env.hub->read(session, {.after = 0, .max_events = 100000}).value();
+    bool after_cancel = false;
+    for (const auto& e : page.events) {
+      if (after_cancel) CHECK(e.run_id != "r");
+      if (e.type == "run.cancelled") after_cancel = true;
+    }
+    CHECK(after_cancel);
+  }
+  CHECK(refused_total > 0);
+}

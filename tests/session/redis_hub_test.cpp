@@ -373,3 +373,76 @@ TEST_CASE("multinode: Redis lost its data: subscribers are told and resuming is 
     CHECK(r.status().code() == StatusCode::kDataLoss);
   }
 }
+
+TEST_CASE("multinode: a write racing a Stop from another node never lands after run.cancelled",
+          "[redis][multinode][hub][control]") {
+  auto& server = test::shared_redis_server();
+  const auto prefix = test::unique_redis_prefix();
+  auto a = open_node(server, prefix);
+  auto b = open_node(server, prefix);
+  std::size_t refused_total = 0;
+  for (int round = 0; round < 15; ++round) {
+    const std::string session = "race-" + std::to_string(round);
+    auto run = a->start_run(session, {.agent = "assistant", .run_id = "r"}).value();
+    auto msg = run->begin_message().value();
+    std::atomic<std::size_t> refused{0};
+    std::vector<std::string> other_errors;
+    std::thread agent([&] {
+      for (int i = 0; i < 5000; ++i) {
+        auto r = run->delta(msg, "x");
+        if (r.ok()) continue;
+        if (r.status().code() == StatusCode::kCancelled) {
+          refused.fetch_add(1);
+        } else {
+          other_errors.push_back(r.status().to_string());
+        }
+        break;
+      }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(2 + round % 4));
+    REQUIRE(b->cancel(session, "r").ok());
+    agent.join();
+    CHECK(other_errors.empty());
+    refused_total += refused.load();
+    bool after_cancel = false;
+    for (const auto& e : read_log(*b, session)) {
+      if (after_cancel) CHECK(e.run_id != "r");
+      if (e.type == "run.cancelled") after_cancel = true;
+    }
+    CHECK(after_cancel);
+  }
+  CHECK(refused_total > 0);
+}
+
+TEST_CASE("redis: the store refuses what a run writes after the run ended, atomically",
+          "[redis][control]") {
+  auto& server = test::shared_redis_server();
+  auto store = open_redis_store(server.store_options(test::unique_redis_prefix())).value();
+  auto ev = [](std::string type, std::string run) {
+    Event e;
+    e.type = std::move(type);
+    e.run_id = std::move(run);
+    e.message_id = e.type.starts_with("message.") ? "m" : "";
+    e.payload = "{}";
+    return e;
+  };
+  using test::append_one;
+  using test::request;
+  REQUIRE(append_one(*store, request("s", {ev("run.started", "r"), ev("message.delta", "r")})).status.ok());
+  REQUIRE(append_one(*store, request("s", {ev("run.cancelled", "r")})).status.ok());
+  auto late = append_one(*store, request("s", {ev("message.delta", "r")}));
+  CHECK(late.status.code() == StatusCode::kCancelled);
+  auto second_end = append_one(*store, request("s", {ev("run.completed", "r")}));
+  CHECK(second_end.status.code() == StatusCode::kCancelled);
+  // Other runs, and events others write about the run (feedback), go on.
+  CHECK(append_one(*store, request("s", {ev("message.delta", "r2")})).status.ok());
+  CHECK(append_one(*store, request("s", {ev("app.feedback", "r")})).status.ok());
+  // A run that completed: kFailedPrecondition naming how it ended.
+  REQUIRE(append_one(*store, request("s", {ev("run.completed", "r2")})).status.ok());
+  auto after_complete = append_one(*store, request("s", {ev("message.delta", "r2")}));
+  CHECK(after_complete.status.code() == StatusCode::kFailedPrecondition);
+  CHECK(after_complete.status.message().find("run.completed") != std::string::npos);
+  // Nothing of the refused requests was written.
+  auto info = store->info("s").value();
+  CHECK(info.head == 6);
+}

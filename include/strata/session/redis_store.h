@@ -60,6 +60,14 @@ struct RedisStoreOptions {
   std::size_t max_request_bytes = 64u << 20;
 };
 
+// Parses a Redis URL into options; what the URL does not say keeps its default.
+//   redis://[[username]:password@]host[:port][/database][?key_prefix=P]
+//   unix://[[username]:password@]/path/to/redis.sock[?db=N][&key_prefix=P]
+// User names, passwords and values may be percent-encoded. kInvalidArgument naming what is
+// wrong (bad scheme, port, database, unknown parameter); rediss:// (TLS) is refused as not
+// supported rather than silently connecting in the clear.
+Result<RedisStoreOptions> parse_redis_url(std::string_view url);
+
 // Connects to Redis, checks it (PING, version, AUTH, SELECT) and loads the scripts.
 // kUnavailable naming the address if Redis cannot be reached; kInvalidArgument for bad
 // options; kUnauthenticated if AUTH is refused.
