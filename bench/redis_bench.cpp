@@ -18,7 +18,8 @@
 //      this is the like-for-like throughput). Target: >= 50% of raw.
 //   3. Hub: Hub::append_async with many in flight, then flush, 1 session.
 //   4. Cross-node latency: node A appends one event every millisecond, node B follows with
-//      wait_for_events; p50/p99 of append-call -> B has it.
+//      wait_for_events; p50/p99 of append-call -> B has it. Then the same hub to hub: an
+//      append on hub A -> the callback of a subscriber on hub B (B's follower thread).
 //
 // Exit status non-zero if anything failed (setup, an append error, a lost event); a missed
 // target is reported, not a failure.
@@ -31,6 +32,8 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -296,6 +299,65 @@ Latency cross_node_latency(const Server& server, std::size_t count) {
   return {micros[micros.size() / 2], micros[micros.size() * 99 / 100]};
 }
 
+// Hub to hub: an agent on hub A (its own store connections) appends one event every
+// millisecond; a subscriber on hub B gets it through B's follower thread. p50/p99 of
+// append-call -> B's callback.
+Latency cross_node_hub_latency(const Server& server, std::size_t count) {
+  auto open_node = [&]() -> std::unique_ptr<ss::Hub> {
+    auto store = ss::open_redis_store(server.options("hublat:"));
+    if (!store.ok()) return nullptr;
+    ss::HubOptions o;
+    o.store = *store;
+    auto hub = ss::Hub::open(o);
+    return hub.ok() ? std::move(*hub) : nullptr;
+  };
+  auto a = open_node();
+  auto b = open_node();
+  if (!a || !b || !a->create("lat").ok()) {
+    fail("hub latency: open");
+    return {};
+  }
+  std::vector<SteadyClock::time_point> sent(count + 1);
+  std::vector<double> micros;
+  micros.reserve(count);
+  std::mutex mu;
+  std::condition_variable cv;
+  auto sub = b->subscribe("lat", {}, [&](const ss::Event& e) {
+    const auto now = SteadyClock::now();
+    std::lock_guard lock(mu);
+    if (e.offset <= count) micros.push_back(std::chrono::duration<double, std::micro>(now - sent[e.offset]).count());
+    cv.notify_all();
+  });
+  if (!sub.ok()) {
+    fail("hub latency: subscribe " + sub.status().to_string());
+    return {};
+  }
+  ss::AppendOptions producer;
+  producer.producer = "agent";
+  for (std::size_t i = 1; i <= count; ++i) {
+    ss::EventDraft d;
+    d.type = "app.tick";
+    d.payload = std::string(kPayload);
+    {
+      std::lock_guard lock(mu);
+      sent[i] = SteadyClock::now();
+    }
+    auto r = a->append("lat", std::move(d), producer);
+    if (!r.ok() || r->first_offset != i) {
+      fail("hub latency: append " + (r.ok() ? std::to_string(r->first_offset) : r.status().to_string()));
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::unique_lock lock(mu);
+  if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return micros.size() >= count; })) {
+    fail(fmt::format("hub latency: {} of {} events delivered", micros.size(), count));
+    return {};
+  }
+  std::sort(micros.begin(), micros.end());
+  return {micros[micros.size() / 2], micros[micros.size() * 99 / 100]};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -387,6 +449,7 @@ int main(int argc, char** argv) {
   raw = std::max(raw, raw_xadd(server, n, true));
   server.flush();
   const Latency latency = cross_node_latency(server, latency_count);
+  const Latency hub_latency = cross_node_hub_latency(server, latency_count);
 
   auto row = [&](std::string_view what, double rate) {
     fmt::print("  {:<58} {:>12.0f} /s  {:>5.0f}% of raw{}\n", what, rate, raw > 0 ? 100 * rate / raw : 0,
@@ -410,6 +473,9 @@ int main(int argc, char** argv) {
              script_many_us, script_many_us > 0 ? 100 * raw_us / script_many_us : 0);
   fmt::print("\nCross-node append -> wait_for_events delivery, 1 event/ms, {} events\n", latency_count);
   fmt::print("  p50 {:.0f} us   p99 {:.0f} us\n", latency.p50_us, latency.p99_us);
+  fmt::print("Cross-node hub A append -> hub B subscriber callback, 1 event/ms, {} events\n",
+             latency_count);
+  fmt::print("  p50 {:.0f} us   p99 {:.0f} us\n", hub_latency.p50_us, hub_latency.p99_us);
   if (failures != 0) {
     fmt::print(stderr, "{} failure(s)\n", failures);
     return 1;

@@ -7,6 +7,9 @@
 #   scripts/demo.sh                  build, start the chat demo on port 8080 (Ctrl-C stops)
 #   scripts/demo.sh --port 0         ... on a free port (the URL is printed)
 #   scripts/demo.sh --quickstart     the console quickstart instead (no browser needed)
+#   scripts/demo.sh --nodes          two server nodes on one Redis (ports 8080 and 8081; the
+#                                    demo agent runs on the first): ask in a tab on one, Stop
+#                                    or reload in a tab on the other
 #   scripts/demo.sh --smoke [--binary path/to/strata_chat_server]
 #                                    start the server, check /healthz and the page, ask the
 #                                    demo agent a question over HTTP, wait for run.completed
@@ -19,10 +22,11 @@ binary=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quickstart) mode=quickstart ;;
+    --nodes) mode=nodes ;;
     --smoke) mode=smoke ;;
     --port) port="$2"; shift ;;
     --binary) binary="$2"; shift ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "demo.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
   shift
@@ -38,6 +42,34 @@ if [[ $mode == quickstart ]]; then
   build strata_quickstart
   mkdir -p build/demo
   exec build/release/examples/strata_quickstart build/demo/quickstart.db
+fi
+
+if [[ $mode == nodes ]]; then
+  build strata_chat_server
+  command -v redis-server >/dev/null || scripts/setup-debian.sh
+  dir="$PWD/build/demo/redis"
+  mkdir -p "$dir"
+  redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 --dir "$dir" \
+    --appendonly yes --appendfsync always --save '' --loglevel warning &
+  pids=($!)
+  trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT INT TERM
+  for _ in $(seq 100); do [[ -S $dir/redis.sock ]] && break; sleep 0.05; done
+  url="unix://$dir/redis.sock"
+  second=$((port == 0 ? 0 : port + 1))
+  build/release/examples/strata_chat_server --port "$port" --redis "$url" &
+  pids+=($!)
+  build/release/examples/strata_chat_server --port "$second" --redis "$url" --no-agent &
+  pids+=($!)
+  cat <<MSG
+
+  strata on two nodes sharing one Redis (append-only file in build/demo/redis).
+  Node 1 (runs the DEMO agent): the first URL below; node 2 (no agent): the second.
+  Ask in a tab on one node and watch the answer stream in a tab on the other; press Stop on
+  node 2 and the agent on node 1 stops. Ctrl-C stops everything.
+
+MSG
+  wait
+  exit 0
 fi
 
 if [[ $mode == chat ]]; then

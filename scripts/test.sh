@@ -41,7 +41,8 @@ stage "tsan build"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$jobs"
 stage "tsan tests"
-# The chat demo's smoke test (label example) runs in the dev and ASan stages.
+# The examples (and their smoke tests, label example) are built and run in the dev and ASan
+# stages only (the tsan preset turns them off).
 ctest --preset tsan -j "$jobs" -LE "package|bench|interop|example"
 
 stage "fuzz build"
