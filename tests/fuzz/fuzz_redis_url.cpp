@@ -28,10 +28,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   auto parsed = strata::session::parse_redis_url(input);
   if (!parsed.ok()) {
-    if (parsed.status().code() != strata::StatusCode::kInvalidArgument) {
+    const strata::Status status = parsed.status();
+    if (status.code() != strata::StatusCode::kInvalidArgument) {
       fail("a parse failure is not INVALID_ARGUMENT", input);
     }
-    for (unsigned char c : parsed.status().message()) {
+    for (unsigned char c : status.message()) {
       if (c < 0x20 || c >= 0x7f) fail("an error message holds unprintable bytes", input);
     }
     return 0;
