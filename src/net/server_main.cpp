@@ -11,6 +11,7 @@
 #include <strata/net/asio_server.h>
 #include <strata/session/hub.h>
 
+#include "net/durable_streams.h"
 #include "net/server_impl.h"
 #include "net/stream.h"
 
@@ -45,6 +46,13 @@ class ServerImpl final : public Server {
     auto handler = ProtocolHandler::create(hub, options.handler);
     if (!handler.ok()) return handler.status();
     core_->handler = std::move(*handler);
+    if (!options.durable_streams.prefix.empty()) {
+      if (options.durable_streams.prefix.front() != '/' || options.durable_streams.prefix.rfind("/v1/sessions", 0) == 0 ||
+          options.durable_streams.prefix == "/v1/ws") {
+        return invalid_argument_error("DurableStreamsOptions.prefix must start with '/' and not shadow strata's routes");
+      }
+      core_->durable_streams = detail::DurableStreams::create(hub, options.durable_streams, nullptr);
+    }
     core_->options = std::move(options);
     if (external) {
       core_->io = external;
@@ -109,6 +117,7 @@ class ServerImpl final : public Server {
       if (core->acceptor) core->acceptor->close(ignored);
       if (core->ticker) core->ticker->cancel();
       core->restart_all();
+      if (core->durable_streams) core->durable_streams->shutdown();
     };
     if (core_->io->get_executor().running_in_this_thread()) {
       // Called from a handler on the host's io_context: waiting here would stall the very

@@ -3,6 +3,7 @@
 //
 //   strata_interop_server [--port 0] [--db FILE] [--auth-key KEY] [--header-timeout-ms N]
 //                         [--max-body-bytes N] [--exit-on-stdin-eof]
+//                         [--durable-streams PREFIX] [--long-poll-ms N]
 //   strata_interop_server --auth-key KEY --mint-token '{"sub":"t","sessions":["*"],
 //                         "ops":["subscribe"],"ttl":60}'      prints a token and exits
 //
@@ -178,6 +179,10 @@ int main(int argc, char** argv) {
       options.header_timeout = std::chrono::milliseconds(std::stoi(next()));
     } else if (arg == "--max-body-bytes") {
       options.handler.max_body_bytes = static_cast<std::size_t>(std::stoul(next()));
+    } else if (arg == "--durable-streams") {
+      options.durable_streams.prefix = next();
+    } else if (arg == "--long-poll-ms") {
+      options.durable_streams.long_poll_timeout = std::chrono::milliseconds(std::stoi(next()));
     } else if (arg == "--exit-on-stdin-eof") {
       exit_on_eof = true;
     } else {

@@ -40,6 +40,17 @@ struct TlsOptions {
   std::string private_key_file{};
 };
 
+// The Durable Streams HTTP protocol (docs/durable-streams.md), served beside strata's own.
+struct DurableStreamsOptions {
+  // Path prefix the protocol is served under, e.g. "/v1/stream/" (what the protocol's
+  // conformance suite uses). Every request whose target starts with it goes to Durable
+  // Streams. Default: empty — not served.
+  std::string prefix{};
+  // How long a long-poll read waits for data before answering 204, and the interval of SSE
+  // keep-alive control events. Resolution: the server's one-second tick. Default: 10 s.
+  std::chrono::milliseconds long_poll_timeout{10000};
+};
+
 struct ServerOptions {
   // Address to bind. Default: loopback only.
   std::string host = "127.0.0.1";
@@ -65,6 +76,8 @@ struct ServerOptions {
   std::string static_root{};
   // Optional TLS.
   TlsOptions tls{};
+  // Optional: the Durable Streams protocol under a path prefix. Default: off.
+  DurableStreamsOptions durable_streams{};
 };
 
 struct ServerStats {
