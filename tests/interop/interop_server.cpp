@@ -12,6 +12,12 @@
 // "count":2000,"interval_us":1000}}: the appender then writes `interop.tick` events with
 // payload {"i":1..count} to "s" (one every interval_us), then `interop.done` {"count"}.
 // With --auth-key the control session needs an append grant like any other.
+//
+// An agent: {"type":"interop.agent","payload":{"session":"s","words":50,"interval_us":20000,
+// "run_id":"r1"}} makes a strata Run (the C++ agent API) write into "s": a reasoning message
+// ("thinking" in two deltas), a tool.call / tool.result pair, then an assistant message of
+// `words` deltas "w1", " w2", ... one every interval_us, then run.completed. A cancel of the
+// run stops it at the next delta.
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -87,11 +93,19 @@ class Appender {
     ss::SubscribeOptions options;
     options.from = info->head;
     auto sub = hub_.subscribe("control", options, [this](const ss::Event& e) {
-      if (e.type != "interop.start") return;
+      if (e.type != "interop.start" && e.type != "interop.agent") return;
       auto spec = json::parse(e.payload, nullptr, false);
       if (!spec.is_object() || !spec.contains("session")) return;
       std::lock_guard lock(mu_);
       if (stopping_) return;
+      if (e.type == "interop.agent") {
+        threads_.emplace_back([this, session = spec.value("session", std::string()),
+                               words = spec.value("words", 50), interval = spec.value("interval_us", 20000),
+                               run_id = spec.value("run_id", std::string())] {
+          agent(session, words, std::chrono::microseconds(interval), run_id);
+        });
+        return;
+      }
       threads_.emplace_back([this, session = spec.value("session", std::string()),
                              count = spec.value("count", 100), interval = spec.value("interval_us", 1000)] {
         stream(session, count, std::chrono::microseconds(interval));
@@ -139,6 +153,39 @@ class Appender {
     done.type = "interop.done";
     done.payload = "{\"count\":" + std::to_string(count) + "}";
     (void)hub_.append(session, std::move(done), {.producer = "appender"});
+  }
+
+  void agent(const std::string& session, int words, std::chrono::microseconds interval,
+             const std::string& run_id) {
+    auto started = hub_.start_run(session, {.agent = "interop-agent", .run_id = run_id});
+    if (!started.ok()) {
+      std::fprintf(stderr, "agent: %s\n", started.status().to_string().c_str());
+      return;
+    }
+    auto& run = **started;
+    auto live = [&] {
+      std::lock_guard lock(mu_);
+      return !stopping_ && !g_stop.load() && !run.cancelled();
+    };
+    auto thinking = run.begin_message("reasoning");
+    if (!thinking.ok() || !run.delta(*thinking, "thinking").ok() || !run.delta(*thinking, " hard").ok() ||
+        !run.end_message(*thinking).ok()) {
+      return;
+    }
+    (void)run.emit({.type = "tool.call",
+                    .payload = R"({"tool_call_id":"call-1","tool_name":"lookup","input":{"q":"strata"}})"});
+    (void)run.emit({.type = "tool.result", .payload = R"({"tool_call_id":"call-1","output":{"found":true}})"});
+    auto reply = run.begin_message("assistant");
+    if (!reply.ok()) return;
+    auto next = std::chrono::steady_clock::now();
+    for (int i = 1; i <= words; ++i) {
+      if (!live()) return;  // cancelled: the hub has written run.cancelled
+      if (!run.delta(*reply, (i == 1 ? "w" : " w") + std::to_string(i)).ok()) return;
+      next += interval;
+      std::this_thread::sleep_until(next);
+    }
+    if (!run.end_message(*reply).ok()) return;
+    (void)run.complete();
   }
 
   ss::Hub& hub_;
