@@ -26,16 +26,19 @@ class Hub;
 
 namespace strata::net::detail {
 
+// What a request to an interop route (Durable Streams, AI SDK) turns into: a complete
+// response, or a live read (long-poll, SSE) that writes its own response through the sink once
+// `start` is called, ending it with sink->close(). The host keeps `channel` until then and
+// forwards on_tick / close.
+struct RouteOutcome {
+  HttpResponse response{};
+  std::shared_ptr<Channel> channel{};
+  std::function<void()> start{};
+};
+
 class DurableStreams {
  public:
-  // What a request turns into: a complete response, or a live read (long-poll, SSE) that
-  // writes its own response through the sink once `start` is called, ending it with
-  // sink->close(). The host keeps `channel` until then and forwards on_tick / close.
-  struct Outcome {
-    HttpResponse response{};
-    std::shared_ptr<Channel> channel{};
-    std::function<void()> start{};
-  };
+  using Outcome = RouteOutcome;
 
   static std::shared_ptr<DurableStreams> create(session::Hub& hub, DurableStreamsOptions options,
                                                 std::shared_ptr<Clock> clock);

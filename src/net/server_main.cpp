@@ -11,6 +11,7 @@
 #include <strata/net/asio_server.h>
 #include <strata/session/hub.h>
 
+#include "net/ai_sdk_stream.h"
 #include "net/durable_streams.h"
 #include "net/server_impl.h"
 #include "net/stream.h"
@@ -52,6 +53,13 @@ class ServerImpl final : public Server {
         return invalid_argument_error("DurableStreamsOptions.prefix must start with '/' and not shadow strata's routes");
       }
       core_->durable_streams = detail::DurableStreams::create(hub, options.durable_streams, nullptr);
+    }
+    if (!options.ai_sdk.prefix.empty()) {
+      if (options.ai_sdk.prefix.front() != '/' || options.ai_sdk.prefix.back() == '/' ||
+          options.ai_sdk.prefix.rfind("/v1/sessions", 0) == 0) {
+        return invalid_argument_error("AiSdkOptions.prefix must start with '/', not end with one, and not shadow strata's routes");
+      }
+      core_->ai_sdk = detail::AiSdkStreams::create(hub, options.ai_sdk);
     }
     core_->options = std::move(options);
     if (external) {
@@ -118,6 +126,7 @@ class ServerImpl final : public Server {
       if (core->ticker) core->ticker->cancel();
       core->restart_all();
       if (core->durable_streams) core->durable_streams->shutdown();
+      if (core->ai_sdk) core->ai_sdk->shutdown();
     };
     if (core_->io->get_executor().running_in_this_thread()) {
       // Called from a handler on the host's io_context: waiting here would stall the very

@@ -3,7 +3,7 @@
 //
 //   strata_interop_server [--port 0] [--db FILE] [--auth-key KEY] [--header-timeout-ms N]
 //                         [--max-body-bytes N] [--exit-on-stdin-eof]
-//                         [--durable-streams PREFIX] [--long-poll-ms N]
+//                         [--durable-streams PREFIX] [--long-poll-ms N] [--ai-sdk PREFIX]
 //   strata_interop_server --auth-key KEY --mint-token '{"sub":"t","sessions":["*"],
 //                         "ops":["subscribe"],"ttl":60}'      prints a token and exits
 //
@@ -17,7 +17,9 @@
 // "run_id":"r1"}} makes a strata Run (the C++ agent API) write into "s": a reasoning message
 // ("thinking" in two deltas), a tool.call / tool.result pair, then an assistant message of
 // `words` deltas "w1", " w2", ... one every interval_us, then run.completed. A cancel of the
-// run stops it at the next delta.
+// run stops it at the next delta. {"type":"interop.watch","payload":{"session":"s","words":N,
+// "interval_us":N}} makes the same agent answer every later `user.message` in "s" (what the
+// AI SDK route appends).
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -93,11 +95,15 @@ class Appender {
     ss::SubscribeOptions options;
     options.from = info->head;
     auto sub = hub_.subscribe("control", options, [this](const ss::Event& e) {
-      if (e.type != "interop.start" && e.type != "interop.agent") return;
+      if (e.type != "interop.start" && e.type != "interop.agent" && e.type != "interop.watch") return;
       auto spec = json::parse(e.payload, nullptr, false);
       if (!spec.is_object() || !spec.contains("session")) return;
       std::lock_guard lock(mu_);
       if (stopping_) return;
+      if (e.type == "interop.watch") {
+        watch(spec.value("session", std::string()), spec.value("words", 50), spec.value("interval_us", 20000));
+        return;
+      }
       if (e.type == "interop.agent") {
         threads_.emplace_back([this, session = spec.value("session", std::string()),
                                words = spec.value("words", 50), interval = spec.value("interval_us", 20000),
@@ -122,6 +128,7 @@ class Appender {
       stopping_ = true;
     }
     if (sub_) sub_->close();
+    for (auto& w : watches_) w->close();
     std::vector<std::thread> threads;
     {
       std::lock_guard lock(mu_);
@@ -153,6 +160,23 @@ class Appender {
     done.type = "interop.done";
     done.payload = "{\"count\":" + std::to_string(count) + "}";
     (void)hub_.append(session, std::move(done), {.producer = "appender"});
+  }
+
+  // REQUIRES: mu_ held.
+  void watch(const std::string& session, int words, int interval_us) {
+    ss::SubscribeOptions options;
+    auto info = hub_.create(session);
+    if (!info.ok()) return;
+    options.from = info->head;
+    auto sub = hub_.subscribe(session, options, [this, session, words, interval_us](const ss::Event& e) {
+      if (e.type != "user.message") return;
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      threads_.emplace_back([this, session, words, interval_us] {
+        agent(session, words, std::chrono::microseconds(interval_us), "");
+      });
+    });
+    if (sub.ok()) watches_.push_back(std::move(*sub));
   }
 
   void agent(const std::string& session, int words, std::chrono::microseconds interval,
@@ -190,6 +214,7 @@ class Appender {
 
   ss::Hub& hub_;
   std::unique_ptr<ss::Subscription> sub_;
+  std::vector<std::unique_ptr<ss::Subscription>> watches_;
   std::mutex mu_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
@@ -228,6 +253,8 @@ int main(int argc, char** argv) {
       options.handler.max_body_bytes = static_cast<std::size_t>(std::stoul(next()));
     } else if (arg == "--durable-streams") {
       options.durable_streams.prefix = next();
+    } else if (arg == "--ai-sdk") {
+      options.ai_sdk.prefix = next();
     } else if (arg == "--long-poll-ms") {
       options.durable_streams.long_poll_timeout = std::chrono::milliseconds(std::stoi(next()));
     } else if (arg == "--exit-on-stdin-eof") {

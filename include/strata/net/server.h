@@ -51,6 +51,18 @@ struct DurableStreamsOptions {
   std::chrono::milliseconds long_poll_timeout{10000};
 };
 
+// The Vercel AI SDK's UI message stream (docs/ai-sdk.md): a chat is a strata session; a
+// `useChat` front end with `DefaultChatTransport({api: prefix})` works against it, resume
+// included. Routes: POST <prefix> (send a message, stream the answer), GET
+// <prefix>/<chat id>/stream (resume the answer in progress; 204 when none), POST
+// <prefix>/<chat id>/stop (cancel it).
+struct AiSdkOptions {
+  // e.g. "/v1/ai/chat" (no trailing '/'). Default: empty — not served.
+  std::string prefix{};
+  // SSE keep-alive comment interval. Default: 15 s.
+  std::chrono::milliseconds heartbeat{15000};
+};
+
 struct ServerOptions {
   // Address to bind. Default: loopback only.
   std::string host = "127.0.0.1";
@@ -78,6 +90,8 @@ struct ServerOptions {
   TlsOptions tls{};
   // Optional: the Durable Streams protocol under a path prefix. Default: off.
   DurableStreamsOptions durable_streams{};
+  // Optional: the AI SDK UI message stream under a path prefix. Default: off.
+  AiSdkOptions ai_sdk{};
 };
 
 struct ServerStats {
