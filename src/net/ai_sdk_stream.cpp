@@ -10,6 +10,7 @@
 #include <strata/session/hub.h>
 
 #include "net/http_parser.h"
+#include "net/route_auth.h"
 #include "net/wire.h"
 
 namespace strata::net::detail {
@@ -284,7 +285,8 @@ class AiChannel final : public Channel, public std::enable_shared_from_this<AiCh
 
 class Streams final : public AiSdkStreams {
  public:
-  Streams(session::Hub& hub, AiSdkOptions options) : hub_(hub), options_(std::move(options)) {}
+  Streams(session::Hub& hub, AiSdkOptions options, RouteAuth auth)
+      : hub_(hub), options_(std::move(options)), auth_(std::move(auth)) {}
 
   bool matches(std::string_view target) const override {
     if (options_.prefix.empty() || target.substr(0, options_.prefix.size()) != options_.prefix) return false;
@@ -312,7 +314,7 @@ class Streams final : public AiSdkStreams {
     std::string_view rest = std::string_view(target.path).substr(options_.prefix.size());
     if (rest.empty() || rest == "/") {
       if (request.method != "POST") return {plain(405, "POST a chat request here")};
-      return send_message(request, sink);
+      return send_message(request, target, sink);
     }
     rest.remove_prefix(1);
     auto slash = rest.rfind('/');
@@ -322,8 +324,14 @@ class Streams final : public AiSdkStreams {
       return {plain(400, "invalid chat id")};
     }
     const std::string_view action = rest.substr(slash + 1);
-    if (action == "stream" && request.method == "GET") return resume(request, target, chat, sink);
-    if (action == "stop" && request.method == "POST") return stop(chat);
+    if (action == "stream" && request.method == "GET") {
+      if (auto denied = auth_.check(request, target, Operation::kSubscribe, chat)) return {*denied};
+      return resume(request, target, chat, sink);
+    }
+    if (action == "stop" && request.method == "POST") {
+      if (auto denied = auth_.check(request, target, Operation::kCancel, chat)) return {*denied};
+      return stop(chat);
+    }
     return {plain(404, "no such route")};
   }
 
@@ -350,9 +358,16 @@ class Streams final : public AiSdkStreams {
 
   // POST <prefix>: the user's message becomes a `user.message` event (what agents listen
   // for); the response streams the first run that starts after it.
-  RouteOutcome send_message(const HttpRequest& request, const std::shared_ptr<OutputSink>& sink) {
+  RouteOutcome send_message(const HttpRequest& request, const Target& target, const std::shared_ptr<OutputSink>& sink) {
     ChatRequest chat;
-    if (Status s = parse_chat_request(request.body, chat); !s.ok()) return {plain(400, s.message())};
+    if (Status s = parse_chat_request(request.body, chat); !s.ok()) {
+      // Unauthenticated clients learn nothing about the request's shape either.
+      if (auth_.enabled()) {
+        if (auto denied = auth_.check(request, target, Operation::kAppend, "")) return {*denied};
+      }
+      return {plain(400, s.message())};
+    }
+    if (auto denied = auth_.check(request, target, Operation::kAppend, chat.chat_id)) return {*denied};
     json payload = {{"text", chat.text}, {"ui_message", json::parse(chat.last_message)}};
     auto appended = hub_.append(chat.chat_id, {.type = "user.message", .payload = payload.dump()},
                                 {.producer = "ai-sdk-client"});
@@ -410,12 +425,16 @@ class Streams final : public AiSdkStreams {
 
   session::Hub& hub_;
   const AiSdkOptions options_;
+  const RouteAuth auth_;
 };
 
 }  // namespace
 
-std::shared_ptr<AiSdkStreams> AiSdkStreams::create(session::Hub& hub, AiSdkOptions options) {
-  return std::make_shared<Streams>(hub, std::move(options));
+Result<std::shared_ptr<AiSdkStreams>> AiSdkStreams::create(session::Hub& hub, AiSdkOptions options,
+                                                           const std::optional<TokenOptions>& auth) {
+  auto checker = RouteAuth::create(auth);
+  if (!checker.ok()) return checker.status();
+  return std::shared_ptr<AiSdkStreams>(std::make_shared<Streams>(hub, std::move(options), std::move(*checker)));
 }
 
 }  // namespace strata::net::detail

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <memory>
 #include <set>
 #include <string>
@@ -76,7 +77,10 @@ class UiChunkMapper {
 
 class AiSdkStreams {
  public:
-  static std::shared_ptr<AiSdkStreams> create(session::Hub& hub, AiSdkOptions options);
+  // `auth`: when set, requests need a capability token for the chat's session: append to send
+  // a message, subscribe to resume, cancel to stop. kInvalidArgument for bad token options.
+  static Result<std::shared_ptr<AiSdkStreams>> create(session::Hub& hub, AiSdkOptions options,
+                                                      const std::optional<TokenOptions>& auth = std::nullopt);
   virtual ~AiSdkStreams() = default;
   [[nodiscard]] virtual bool matches(std::string_view target) const = 0;
   virtual RouteOutcome handle(const HttpRequest& request, const std::shared_ptr<OutputSink>& sink) = 0;

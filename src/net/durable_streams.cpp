@@ -21,6 +21,7 @@
 #include "net/ds_parse.h"
 #include "net/handler_core.h"
 #include "net/http_parser.h"
+#include "net/route_auth.h"
 #include "net/websocket.h"
 #include "net/wire.h"
 
@@ -216,8 +217,8 @@ class LiveChannel final : public Channel, public std::enable_shared_from_this<Li
 
 class Engine final : public DurableStreams, public std::enable_shared_from_this<Engine> {
  public:
-  Engine(session::Hub& hub, DurableStreamsOptions options, std::shared_ptr<Clock> clock)
-      : hub_(hub), options_(std::move(options)), clock_(std::move(clock)) {}
+  Engine(session::Hub& hub, DurableStreamsOptions options, std::shared_ptr<Clock> clock, RouteAuth auth)
+      : hub_(hub), options_(std::move(options)), clock_(std::move(clock)), auth_(std::move(auth)) {}
 
   bool matches(std::string_view target) const override {
     return !options_.prefix.empty() && target.substr(0, options_.prefix.size()) == options_.prefix;
@@ -469,6 +470,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
   session::Hub& hub_;
   const DurableStreamsOptions options_;
   const std::shared_ptr<Clock> clock_;
+  const RouteAuth auth_;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Stream>> streams_;
   std::uint64_t generation_ = 0;
@@ -612,6 +614,24 @@ DurableStreams::Outcome Engine::dispatch(const HttpRequest& request, const std::
   const std::string& path = target.path;
   const std::string& m = request.method;
   if (m == "OPTIONS") return {empty_response(204)};
+  if (auth_.enabled()) {
+    // Grants name streams by their path under the prefix, as they name sessions.
+    std::string name;
+    if (!percent_decode(std::string_view(path).substr(std::min(path.size(), options_.prefix.size())), name, false)) {
+      return {text_response(400, "Malformed stream path")};
+    }
+    const Operation op = (m == "GET" || m == "HEAD") ? Operation::kSubscribe : Operation::kAppend;
+    if (auto denied = auth_.check(request, target, op, name)) return {*denied};
+    if (m == "PUT") {
+      if (auto source = request.header("stream-forked-from"); source && !source->empty()) {
+        std::string source_name;
+        std::string_view s = *source;
+        if (s.substr(0, options_.prefix.size()) == options_.prefix) s.remove_prefix(options_.prefix.size());
+        if (!percent_decode(s, source_name, false)) return {text_response(400, "Malformed Stream-Forked-From")};
+        if (auto denied = auth_.check(request, target, Operation::kSubscribe, source_name)) return {*denied};
+      }
+    }
+  }
   if (m == "PUT") return create_stream(request, path);
   if (m == "HEAD") return head_stream(path);
   if (m == "GET") return read_stream(request, target, path, sink);
@@ -1168,10 +1188,14 @@ DurableStreams::Outcome Engine::delete_stream(const std::string& path) {
 
 }  // namespace
 
-std::shared_ptr<DurableStreams> DurableStreams::create(session::Hub& hub, DurableStreamsOptions options,
-                                                       std::shared_ptr<Clock> clock) {
+Result<std::shared_ptr<DurableStreams>> DurableStreams::create(session::Hub& hub, DurableStreamsOptions options,
+                                                               std::shared_ptr<Clock> clock,
+                                                               const std::optional<TokenOptions>& auth) {
   if (!clock) clock = system_clock();
-  return std::make_shared<Engine>(hub, std::move(options), std::move(clock));
+  auto checker = RouteAuth::create(auth);
+  if (!checker.ok()) return checker.status();
+  return std::shared_ptr<DurableStreams>(
+      std::make_shared<Engine>(hub, std::move(options), std::move(clock), std::move(*checker)));
 }
 
 }  // namespace strata::net::detail

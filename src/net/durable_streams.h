@@ -14,9 +14,11 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string_view>
 
 #include <strata/clock.h>
+#include <strata/net/auth.h>
 #include <strata/net/handler.h>
 #include <strata/net/server.h>
 
@@ -40,8 +42,12 @@ class DurableStreams {
  public:
   using Outcome = RouteOutcome;
 
-  static std::shared_ptr<DurableStreams> create(session::Hub& hub, DurableStreamsOptions options,
-                                                std::shared_ptr<Clock> clock);
+  // `auth`: when set, every request needs a capability token whose grants name the stream
+  // (its path under the prefix): subscribe for GET/HEAD, append for PUT/POST/DELETE, and
+  // subscribe on a fork's source. kInvalidArgument for bad token options.
+  static Result<std::shared_ptr<DurableStreams>> create(session::Hub& hub, DurableStreamsOptions options,
+                                                        std::shared_ptr<Clock> clock,
+                                                        const std::optional<TokenOptions>& auth = std::nullopt);
   virtual ~DurableStreams() = default;
 
   // True when the request's path is under the prefix.

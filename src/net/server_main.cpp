@@ -52,14 +52,18 @@ class ServerImpl final : public Server {
           options.durable_streams.prefix == "/v1/ws") {
         return invalid_argument_error("DurableStreamsOptions.prefix must start with '/' and not shadow strata's routes");
       }
-      core_->durable_streams = detail::DurableStreams::create(hub, options.durable_streams, nullptr);
+      auto ds = detail::DurableStreams::create(hub, options.durable_streams, nullptr, options.handler.auth);
+      if (!ds.ok()) return ds.status();
+      core_->durable_streams = std::move(*ds);
     }
     if (!options.ai_sdk.prefix.empty()) {
       if (options.ai_sdk.prefix.front() != '/' || options.ai_sdk.prefix.back() == '/' ||
           options.ai_sdk.prefix.rfind("/v1/sessions", 0) == 0) {
         return invalid_argument_error("AiSdkOptions.prefix must start with '/', not end with one, and not shadow strata's routes");
       }
-      core_->ai_sdk = detail::AiSdkStreams::create(hub, options.ai_sdk);
+      auto ai = detail::AiSdkStreams::create(hub, options.ai_sdk, options.handler.auth);
+      if (!ai.ok()) return ai.status();
+      core_->ai_sdk = std::move(*ai);
     }
     core_->options = std::move(options);
     if (external) {

@@ -59,7 +59,7 @@ struct World {
     net::DurableStreamsOptions d;
     d.prefix = "/v1/stream/";
     d.long_poll_timeout = std::chrono::milliseconds(1000);
-    engine = net::detail::DurableStreams::create(*hub, d, clock);
+    engine = net::detail::DurableStreams::create(*hub, d, clock).value();
   }
   ~World() { engine->shutdown(); }
 };

@@ -57,7 +57,7 @@ struct World {
     DurableStreamsOptions d;
     d.prefix = "/v1/stream/";
     d.long_poll_timeout = std::chrono::milliseconds(3000);
-    ds = DurableStreams::create(*hub, d, clock);
+    ds = DurableStreams::create(*hub, d, clock).value();
   }
   ~World() { ds->shutdown(); }
   HttpResponse call(std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers = {},
@@ -318,4 +318,36 @@ TEST_CASE("ds engine: a strata session is served as a JSON stream of its events"
   CHECK(after.body.find("\"app.note\"") != std::string::npos);
   CHECK(after.body.find("\"user.message\"") == std::string::npos);
   CHECK(w.call("GET", "/v1/stream/no-such-session").status == 404);
+}
+
+TEST_CASE("ds engine: with auth, tokens must grant the stream", "[net][ds]") {
+  auto executor = std::make_shared<testing::ManualExecutor>();
+  session::HubOptions o;
+  o.store = session::open_memory_store();
+  o.executor = executor;
+  o.maintenance_interval = std::chrono::milliseconds(0);
+  auto hub = session::Hub::open(o).value();
+  TokenOptions keys;
+  keys.hs256_key = std::string(32, 'k');
+  DurableStreamsOptions d;
+  d.prefix = "/v1/stream/";
+  auto engine = DurableStreams::create(*hub, d, nullptr, keys).value();
+  Capability cap;
+  cap.subject = "t";
+  cap.grants.push_back({{"team/*"}, {Operation::kSubscribe, Operation::kAppend}});
+  cap.expires_at = 4102444800;
+  const std::string bearer = "Bearer " + sign_token(cap, keys).value();
+  auto call = [&](std::string method, std::string target, std::vector<std::pair<std::string, std::string>> headers) {
+    HttpRequest r{std::move(method), std::move(target), std::move(headers), {}};
+    return engine->handle(r, std::make_shared<Sink>()).response;
+  };
+  CHECK(call("PUT", "/v1/stream/team/a", {}).status == 401);
+  CHECK(call("PUT", "/v1/stream/team/a", {{"Authorization", "Bearer nope"}}).status == 401);
+  CHECK(call("PUT", "/v1/stream/team/a", {{"Authorization", bearer}}).status == 201);
+  CHECK(call("GET", "/v1/stream/team/a", {{"Authorization", bearer}}).status == 200);
+  // Outside the grant: the same 403 whether or not the stream exists.
+  CHECK(call("GET", "/v1/stream/other", {{"Authorization", bearer}}).status == 403);
+  CHECK(call("PUT", "/v1/stream/other", {{"Authorization", bearer}}).status == 403);
+  CHECK(call("PUT", "/v1/stream/team/fork", {{"Authorization", bearer}, {"Stream-Forked-From", "/v1/stream/other"}}).status == 403);
+  engine->shutdown();
 }
