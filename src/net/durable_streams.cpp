@@ -225,6 +225,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
   }
 
   Outcome handle(const HttpRequest& request, const std::shared_ptr<OutputSink>& sink) override {
+    evict_idle_sessions();
     Outcome out = dispatch(request, sink);
     add_cors(out.response.headers);
     return out;
@@ -243,6 +244,29 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     }
     subs.clear();
     for (auto& c : live) c->finish({});
+  }
+
+  // Drops session-backed streams nobody used for idle_session_ttl (and their subscriptions);
+  // checked at most once a second, on requests.
+  void evict_idle_sessions() {
+    std::vector<std::shared_ptr<LiveChannel>> wake;
+    std::vector<std::unique_ptr<session::Subscription>> drop;
+    {
+      std::lock_guard lock(mu_);
+      const std::int64_t now = now_ms();
+      if (now - last_eviction_ms_ < 1000) return;
+      last_eviction_ms_ = now;
+      std::vector<std::string> idle;
+      for (auto& [path, s] : streams_) {
+        if (s->session.empty() || now - s->last_access_ms < options_.idle_session_ttl.count()) continue;
+        bool watched = false;
+        for (auto& w : s->waiters) watched = watched || !w.expired();
+        if (!watched && s->refs == 0) idle.push_back(path);
+      }
+      for (const auto& path : idle) remove(path, wake, drop);
+    }
+    drop.clear();
+    for (auto& c : wake) c->pump();
   }
 
   // --- live reads (called by LiveChannel::pump under the channel's mutex) ------------------
@@ -290,6 +314,9 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     if (it == streams_.end()) return;
     std::shared_ptr<Stream> s = it->second;
     streams_.erase(it);
+    if (s->session.empty()) {
+      for (const auto& m : s->messages) memory_bytes_ -= std::min(memory_bytes_, m.data.size());
+    }
     take_waiters(*s, wake);
     if (s->subscription) drop.push_back(std::move(s->subscription));
     if (!s->forked_from.empty()) {
@@ -474,6 +501,8 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<Stream>> streams_;
   std::uint64_t generation_ = 0;
+  std::int64_t last_eviction_ms_ = 0;
+  std::size_t memory_bytes_ = 0;  // data held by streams created with PUT
   bool shut_ = false;
 };
 
@@ -644,6 +673,7 @@ DurableStreams::Outcome Engine::dispatch(const HttpRequest& request, const std::
 
 DurableStreams::Outcome Engine::create_stream(const HttpRequest& request, const std::string& path) {
   if (path.size() <= options_.prefix.size()) return {text_response(400, "Missing stream name")};
+  attach_session(path);
   auto forked_from_header = request.header("stream-forked-from");
   std::optional<std::string> forked_from;
   if (forked_from_header && !forked_from_header->empty()) {
@@ -710,7 +740,7 @@ DurableStreams::Outcome Engine::create_stream(const HttpRequest& request, const 
                           std::string(expires_header.value_or("")) == e.expires_at && create_closed == e.closed &&
                           forked_from.value_or("") == e.forked_from &&
                           (!fork_offset || *fork_offset == e.fork_offset) && sub_offset == e.fork_sub_offset &&
-                          e.session.empty();
+                          (e.session.empty() || request.body.empty());
         if (!same) return {text_response(409, "Stream already exists with different configuration")};
         r.status = 200;
         r.content_type = e.content_type;
@@ -804,6 +834,10 @@ DurableStreams::Outcome Engine::create_stream(const HttpRequest& request, const 
         s->tail += 1;
       }
     }
+    std::size_t bytes = 0;
+    for (const auto& m : s->messages) bytes += m.data.size();
+    if (memory_bytes_ + bytes > options_.max_memory_bytes) return {text_response(503, "stream storage is full")};
+    memory_bytes_ += bytes;
     s->closed = create_closed;
     s->generation = ++generation_;
     if (source) source->refs++;
@@ -1099,6 +1133,10 @@ DurableStreams::Outcome Engine::append_stream(const HttpRequest& request, const 
             data += values[i];
           }
         }
+        if (memory_bytes_ + data.size() > options_.max_memory_bytes) {
+          return {text_response(503, "stream storage is full")};
+        }
+        memory_bytes_ += data.size();
         s->tail += 1;
         s->messages.push_back({s->tail, std::move(data)});
         s->last_access_ms = now;

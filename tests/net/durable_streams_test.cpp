@@ -351,3 +351,31 @@ TEST_CASE("ds engine: with auth, tokens must grant the stream", "[net][ds]") {
   CHECK(call("PUT", "/v1/stream/team/fork", {{"Authorization", bearer}, {"Stream-Forked-From", "/v1/stream/other"}}).status == 403);
   engine->shutdown();
 }
+
+TEST_CASE("ds engine: streams created over DS share a memory cap", "[net][ds]") {
+  auto executor = std::make_shared<testing::ManualExecutor>();
+  session::HubOptions o;
+  o.store = session::open_memory_store();
+  o.executor = executor;
+  o.maintenance_interval = std::chrono::milliseconds(0);
+  auto hub = session::Hub::open(o).value();
+  DurableStreamsOptions d;
+  d.prefix = "/v1/stream/";
+  d.max_memory_bytes = 10;
+  auto engine = DurableStreams::create(*hub, d, nullptr).value();
+  auto call = [&](std::string method, std::string target, std::string body) {
+    HttpRequest r{std::move(method), std::move(target), {{"Content-Type", "text/plain"}}, std::move(body)};
+    return engine->handle(r, std::make_shared<Sink>()).response.status;
+  };
+  CHECK(call("PUT", "/v1/stream/a", "123456") == 201);
+  CHECK(call("POST", "/v1/stream/a", "12345") == 503);
+  CHECK(call("PUT", "/v1/stream/b", "12345") == 503);
+  CHECK(call("POST", "/v1/stream/a", "1234") == 204);
+  CHECK(call("DELETE", "/v1/stream/a", "") == 204);  // frees its bytes
+  CHECK(call("PUT", "/v1/stream/b", "1234567890") == 201);
+  // A session served as a stream: PUT is an idempotent create, not a second stream.
+  REQUIRE(hub->append("s1", {.type = "app.note"}, {.producer = "p"}).ok());
+  HttpRequest put{"PUT", "/v1/stream/s1", {{"Content-Type", "application/json"}}, {}};
+  CHECK(engine->handle(put, std::make_shared<Sink>()).response.status == 200);
+  engine->shutdown();
+}

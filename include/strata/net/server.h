@@ -49,6 +49,13 @@ struct DurableStreamsOptions {
   // How long a long-poll read waits for data before answering 204, and the interval of SSE
   // keep-alive control events. Resolution: the server's one-second tick. Default: 10 s.
   std::chrono::milliseconds long_poll_timeout{10000};
+  // Bytes all streams created with PUT may hold in memory together; an append or create
+  // beyond it is refused with 503. Default: 256 MiB.
+  std::size_t max_memory_bytes = std::size_t{256} << 20;
+  // A strata session served as a stream is cached (and followed) while used; one idle this
+  // long with no live reader is dropped from memory (it is reloaded on next use).
+  // Default: 60 s.
+  std::chrono::milliseconds idle_session_ttl{60000};
 };
 
 // The Vercel AI SDK's UI message stream (docs/ai-sdk.md): a chat is a strata session; a
