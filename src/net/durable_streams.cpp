@@ -1052,6 +1052,10 @@ DurableStreams::Outcome Engine::append_stream(const HttpRequest& request, const 
              s->closed_by->seq == producer->seq;
     };
 
+    if (close && !s->session.empty()) {
+      // A strata session ends with its runs, not with a DS closure (which would not persist).
+      return {text_response(400, "a strata session cannot be closed over Durable Streams")};
+    }
     if (request.body.empty() && close) {
       s->last_access_ms = now;
       if (s->closed) {

@@ -317,6 +317,7 @@ TEST_CASE("ds engine: a strata session is served as a JSON stream of its events"
   auto after = w.call("GET", "/v1/stream/chat-1?offset=0000000000000000_0000000000000001");
   CHECK(after.body.find("\"app.note\"") != std::string::npos);
   CHECK(after.body.find("\"user.message\"") == std::string::npos);
+  CHECK(w.call("POST", "/v1/stream/chat-1", {{"Stream-Closed", "true"}}).status == 400);
   CHECK(w.call("GET", "/v1/stream/no-such-session").status == 404);
 }
 
