@@ -53,8 +53,13 @@ const code = await new Promise((resolve) => {
     { stdio: "inherit", env: { ...process.env, DS_BASE_URL: baseUrl } })
   child.on("exit", (c) => resolve(c ?? 1))
 })
-server.stdin.end()
-setTimeout(() => server.kill("SIGTERM"), 2000).unref()
+// Stop the server: close its stdin (it exits on EOF when asked to), then SIGTERM after 5 s.
+await new Promise((resolve) => {
+  if (server.exitCode !== null || server.signalCode !== null) return resolve()
+  const timer = setTimeout(() => server.kill("SIGTERM"), 5000)
+  server.once("exit", () => { clearTimeout(timer); resolve() })
+  server.stdin.end()
+})
 
 let passed = 0, skipped = 0, total = 0
 const failed = []
