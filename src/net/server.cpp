@@ -22,6 +22,8 @@
 #include <asio/strand.hpp>
 #include <asio/write.hpp>
 
+#include "net/ai_sdk_stream.h"
+#include "net/durable_streams.h"
 #include "net/http_parser.h"
 #include "net/server_impl.h"
 #include "net/stream.h"
@@ -316,6 +318,12 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   }
 
   void dispatch(HttpRequest& request) {
+    if (core_->durable_streams && core_->durable_streams->matches(request.target)) {
+      return dispatch_route(request, core_->durable_streams->handle(request, sink_));
+    }
+    if (core_->ai_sdk && core_->ai_sdk->matches(request.target)) {
+      return dispatch_route(request, core_->ai_sdk->handle(request, sink_));
+    }
     auto& handler = *core_->handler;
     if (handler.is_websocket_path(request)) return upgrade(request);
     if (handler.is_event_stream(request)) return open_event_stream(request);
@@ -324,6 +332,21 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       return serve_static(request);
     }
     respond(handler.handle(request));
+  }
+
+  // Durable Streams and AI SDK routes: a complete response, or a live read (long-poll, SSE)
+  // that writes its own response and ends the connection.
+  void dispatch_route(const HttpRequest& request, RouteOutcome outcome) {
+    if (!outcome.channel) {
+      if (request.method == "HEAD") outcome.response.body.clear();
+      return respond(outcome.response);
+    }
+    mode_ = Mode::kEventStream;
+    keep_alive_ = false;
+    channel_ = std::move(outcome.channel);
+    core_->event_streams_open.fetch_add(1);
+    outcome.start();
+    write();
   }
 
   void upgrade(HttpRequest& request) {

@@ -22,10 +22,14 @@ class context;
 namespace strata::net::detail {
 
 class Connection;
+class DurableStreams;
+class AiSdkStreams;
 
 struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerOptions options;
   std::shared_ptr<ProtocolHandler> handler;
+  std::shared_ptr<DurableStreams> durable_streams;  // set when options.durable_streams.prefix is not empty
+  std::shared_ptr<AiSdkStreams> ai_sdk;              // set when options.ai_sdk.prefix is not empty
   asio::io_context* io = nullptr;
   std::optional<asio::ip::tcp::acceptor> acceptor;
   std::optional<asio::steady_timer> ticker;

@@ -11,6 +11,8 @@
 #include <strata/net/asio_server.h>
 #include <strata/session/hub.h>
 
+#include "net/ai_sdk_stream.h"
+#include "net/durable_streams.h"
 #include "net/server_impl.h"
 #include "net/stream.h"
 
@@ -45,6 +47,24 @@ class ServerImpl final : public Server {
     auto handler = ProtocolHandler::create(hub, options.handler);
     if (!handler.ok()) return handler.status();
     core_->handler = std::move(*handler);
+    if (!options.durable_streams.prefix.empty()) {
+      if (options.durable_streams.prefix.front() != '/' || options.durable_streams.prefix.rfind("/v1/sessions", 0) == 0 ||
+          options.durable_streams.prefix == "/v1/ws") {
+        return invalid_argument_error("DurableStreamsOptions.prefix must start with '/' and not shadow strata's routes");
+      }
+      auto ds = detail::DurableStreams::create(hub, options.durable_streams, nullptr, options.handler.auth);
+      if (!ds.ok()) return ds.status();
+      core_->durable_streams = std::move(*ds);
+    }
+    if (!options.ai_sdk.prefix.empty()) {
+      if (options.ai_sdk.prefix.front() != '/' || options.ai_sdk.prefix.back() == '/' ||
+          options.ai_sdk.prefix.rfind("/v1/sessions", 0) == 0) {
+        return invalid_argument_error("AiSdkOptions.prefix must start with '/', not end with one, and not shadow strata's routes");
+      }
+      auto ai = detail::AiSdkStreams::create(hub, options.ai_sdk, options.handler.auth);
+      if (!ai.ok()) return ai.status();
+      core_->ai_sdk = std::move(*ai);
+    }
     core_->options = std::move(options);
     if (external) {
       core_->io = external;
@@ -109,6 +129,8 @@ class ServerImpl final : public Server {
       if (core->acceptor) core->acceptor->close(ignored);
       if (core->ticker) core->ticker->cancel();
       core->restart_all();
+      if (core->durable_streams) core->durable_streams->shutdown();
+      if (core->ai_sdk) core->ai_sdk->shutdown();
     };
     if (core_->io->get_executor().running_in_this_thread()) {
       // Called from a handler on the host's io_context: waiting here would stall the very

@@ -3,6 +3,7 @@
 //
 //   strata_interop_server [--port 0] [--db FILE] [--auth-key KEY] [--header-timeout-ms N]
 //                         [--max-body-bytes N] [--exit-on-stdin-eof]
+//                         [--durable-streams PREFIX] [--long-poll-ms N] [--ai-sdk PREFIX]
 //   strata_interop_server --auth-key KEY --mint-token '{"sub":"t","sessions":["*"],
 //                         "ops":["subscribe"],"ttl":60}'      prints a token and exits
 //
@@ -11,6 +12,14 @@
 // "count":2000,"interval_us":1000}}: the appender then writes `interop.tick` events with
 // payload {"i":1..count} to "s" (one every interval_us), then `interop.done` {"count"}.
 // With --auth-key the control session needs an append grant like any other.
+//
+// An agent: {"type":"interop.agent","payload":{"session":"s","words":50,"interval_us":20000,
+// "run_id":"r1"}} makes a strata Run (the C++ agent API) write into "s": a reasoning message
+// ("thinking" in two deltas), a tool.call / tool.result pair, then an assistant message of
+// `words` deltas "w1", " w2", ... one every interval_us, then run.completed. A cancel of the
+// run stops it at the next delta. {"type":"interop.watch","payload":{"session":"s","words":N,
+// "interval_us":N}} makes the same agent answer every later `user.message` in "s" (what the
+// AI SDK route appends).
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -86,11 +95,23 @@ class Appender {
     ss::SubscribeOptions options;
     options.from = info->head;
     auto sub = hub_.subscribe("control", options, [this](const ss::Event& e) {
-      if (e.type != "interop.start") return;
+      if (e.type != "interop.start" && e.type != "interop.agent" && e.type != "interop.watch") return;
       auto spec = json::parse(e.payload, nullptr, false);
       if (!spec.is_object() || !spec.contains("session")) return;
       std::lock_guard lock(mu_);
       if (stopping_) return;
+      if (e.type == "interop.watch") {
+        watch(spec.value("session", std::string()), spec.value("words", 50), spec.value("interval_us", 20000));
+        return;
+      }
+      if (e.type == "interop.agent") {
+        threads_.emplace_back([this, session = spec.value("session", std::string()),
+                               words = spec.value("words", 50), interval = spec.value("interval_us", 20000),
+                               run_id = spec.value("run_id", std::string())] {
+          agent(session, words, std::chrono::microseconds(interval), run_id);
+        });
+        return;
+      }
       threads_.emplace_back([this, session = spec.value("session", std::string()),
                              count = spec.value("count", 100), interval = spec.value("interval_us", 1000)] {
         stream(session, count, std::chrono::microseconds(interval));
@@ -107,6 +128,7 @@ class Appender {
       stopping_ = true;
     }
     if (sub_) sub_->close();
+    for (auto& w : watches_) w->close();
     std::vector<std::thread> threads;
     {
       std::lock_guard lock(mu_);
@@ -140,8 +162,59 @@ class Appender {
     (void)hub_.append(session, std::move(done), {.producer = "appender"});
   }
 
+  // REQUIRES: mu_ held.
+  void watch(const std::string& session, int words, int interval_us) {
+    ss::SubscribeOptions options;
+    auto info = hub_.create(session);
+    if (!info.ok()) return;
+    options.from = info->head;
+    auto sub = hub_.subscribe(session, options, [this, session, words, interval_us](const ss::Event& e) {
+      if (e.type != "user.message") return;
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+      threads_.emplace_back([this, session, words, interval_us] {
+        agent(session, words, std::chrono::microseconds(interval_us), "");
+      });
+    });
+    if (sub.ok()) watches_.push_back(std::move(*sub));
+  }
+
+  void agent(const std::string& session, int words, std::chrono::microseconds interval,
+             const std::string& run_id) {
+    auto started = hub_.start_run(session, {.agent = "interop-agent", .run_id = run_id});
+    if (!started.ok()) {
+      std::fprintf(stderr, "agent: %s\n", started.status().to_string().c_str());
+      return;
+    }
+    auto& run = **started;
+    auto live = [&] {
+      std::lock_guard lock(mu_);
+      return !stopping_ && !g_stop.load() && !run.cancelled();
+    };
+    auto thinking = run.begin_message("reasoning");
+    if (!thinking.ok() || !run.delta(*thinking, "thinking").ok() || !run.delta(*thinking, " hard").ok() ||
+        !run.end_message(*thinking).ok()) {
+      return;
+    }
+    (void)run.emit({.type = "tool.call",
+                    .payload = R"({"tool_call_id":"call-1","tool_name":"lookup","input":{"q":"strata"}})"});
+    (void)run.emit({.type = "tool.result", .payload = R"({"tool_call_id":"call-1","output":{"found":true}})"});
+    auto reply = run.begin_message("assistant");
+    if (!reply.ok()) return;
+    auto next = std::chrono::steady_clock::now();
+    for (int i = 1; i <= words; ++i) {
+      if (!live()) return;  // cancelled: the hub has written run.cancelled
+      if (!run.delta(*reply, (i == 1 ? "w" : " w") + std::to_string(i)).ok()) return;
+      next += interval;
+      std::this_thread::sleep_until(next);
+    }
+    if (!run.end_message(*reply).ok()) return;
+    (void)run.complete();
+  }
+
   ss::Hub& hub_;
   std::unique_ptr<ss::Subscription> sub_;
+  std::vector<std::unique_ptr<ss::Subscription>> watches_;
   std::mutex mu_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
@@ -178,6 +251,12 @@ int main(int argc, char** argv) {
       options.header_timeout = std::chrono::milliseconds(std::stoi(next()));
     } else if (arg == "--max-body-bytes") {
       options.handler.max_body_bytes = static_cast<std::size_t>(std::stoul(next()));
+    } else if (arg == "--durable-streams") {
+      options.durable_streams.prefix = next();
+    } else if (arg == "--ai-sdk") {
+      options.ai_sdk.prefix = next();
+    } else if (arg == "--long-poll-ms") {
+      options.durable_streams.long_poll_timeout = std::chrono::milliseconds(std::stoi(next()));
     } else if (arg == "--exit-on-stdin-eof") {
       exit_on_eof = true;
     } else {

@@ -40,6 +40,36 @@ struct TlsOptions {
   std::string private_key_file{};
 };
 
+// The Durable Streams HTTP protocol (docs/durable-streams.md), served beside strata's own.
+struct DurableStreamsOptions {
+  // Path prefix the protocol is served under, e.g. "/v1/stream/" (what the protocol's
+  // conformance suite uses). Every request whose target starts with it goes to Durable
+  // Streams. Default: empty — not served.
+  std::string prefix{};
+  // How long a long-poll read waits for data before answering 204, and the interval of SSE
+  // keep-alive control events. Resolution: the server's one-second tick. Default: 10 s.
+  std::chrono::milliseconds long_poll_timeout{10000};
+  // Bytes all streams created with PUT may hold in memory together; an append or create
+  // beyond it is refused with 503. Default: 256 MiB.
+  std::size_t max_memory_bytes = std::size_t{256} << 20;
+  // A strata session served as a stream is cached (and followed) while used; one idle this
+  // long with no live reader is dropped from memory (it is reloaded on next use).
+  // Default: 60 s.
+  std::chrono::milliseconds idle_session_ttl{60000};
+};
+
+// The Vercel AI SDK's UI message stream (docs/ai-sdk.md): a chat is a strata session; a
+// `useChat` front end with `DefaultChatTransport({api: prefix})` works against it, resume
+// included. Routes: POST <prefix> (send a message, stream the answer), GET
+// <prefix>/<chat id>/stream (resume the answer in progress; 204 when none), POST
+// <prefix>/<chat id>/stop (cancel it).
+struct AiSdkOptions {
+  // e.g. "/v1/ai/chat" (no trailing '/'). Default: empty — not served.
+  std::string prefix{};
+  // SSE keep-alive comment interval. Default: 15 s.
+  std::chrono::milliseconds heartbeat{15000};
+};
+
 struct ServerOptions {
   // Address to bind. Default: loopback only.
   std::string host = "127.0.0.1";
@@ -65,6 +95,10 @@ struct ServerOptions {
   std::string static_root{};
   // Optional TLS.
   TlsOptions tls{};
+  // Optional: the Durable Streams protocol under a path prefix. Default: off.
+  DurableStreamsOptions durable_streams{};
+  // Optional: the AI SDK UI message stream under a path prefix. Default: off.
+  AiSdkOptions ai_sdk{};
 };
 
 struct ServerStats {

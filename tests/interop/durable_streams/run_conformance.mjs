@@ -1,0 +1,86 @@
+// Runs the official Durable Streams conformance suite against a server process and reports
+// the pass count.
+//
+//   node run_conformance.mjs <node dir> <expect: all|report> <server command...|reference>
+//
+// <node dir> holds node_modules with the pinned packages (tests/interop/setup_node.sh).
+// The server command must print "listening on <base url>" on stdout; it is stopped (stdin
+// closed, then SIGTERM) when the suite ends. Prints "conformance: P of T passed, F failed, S
+// skipped" and, when nothing failed, "conformance: every test that ran passed"; with `all` it
+// exits non-zero if any test failed.
+import { spawn } from "node:child_process"
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const [nodeDir, expect, ...command] = process.argv.slice(2)
+if (!nodeDir || !expect || command.length === 0) {
+  console.error("usage: run_conformance.mjs <node dir> <all|report> <server command...>")
+  process.exit(2)
+}
+const here = dirname(fileURLToPath(import.meta.url))
+const work = join(nodeDir, "ds-conformance")
+mkdirSync(work, { recursive: true })
+copyFileSync(join(here, "conformance.test.mjs"), join(work, "conformance.test.mjs"))
+
+// "reference" runs the Node reference server (@durable-streams/server) from <node dir>.
+if (command[0] === "reference") {
+  copyFileSync(join(here, "reference_server.mjs"), join(work, "reference_server.mjs"))
+  command.splice(0, 1, process.execPath, join(work, "reference_server.mjs"))
+}
+const server = spawn(command[0], command.slice(1), { stdio: ["pipe", "pipe", "inherit"] })
+const baseUrl = await new Promise((resolve, reject) => {
+  let out = ""
+  const timer = setTimeout(() => reject(new Error("server did not start in 30 s")), 30000)
+  server.stdout.on("data", (chunk) => {
+    out += chunk
+    const m = out.match(/listening on (http:\/\/[^\s]+)/)
+    if (m) {
+      clearTimeout(timer)
+      resolve(m[1].replace(/\/$/, ""))
+    }
+  })
+  server.on("exit", (code) => reject(new Error(`server exited with ${code} before listening`)))
+})
+server.stdout.resume()
+console.log(`conformance: server at ${baseUrl}`)
+
+const report = join(work, "report.json")
+const vitest = join(nodeDir, "node_modules", "vitest", "vitest.mjs")
+const code = await new Promise((resolve) => {
+  const child = spawn(process.execPath, [vitest, "run", "--root", work, "--reporter=dot",
+    "--reporter=json", `--outputFile.json=${report}`, "conformance.test.mjs"],
+    { stdio: "inherit", env: { ...process.env, DS_BASE_URL: baseUrl } })
+  child.on("exit", (c) => resolve(c ?? 1))
+})
+// Stop the server: close its stdin (it exits on EOF when asked to), then SIGTERM after 5 s.
+await new Promise((resolve) => {
+  if (server.exitCode !== null || server.signalCode !== null) return resolve()
+  const timer = setTimeout(() => server.kill("SIGTERM"), 5000)
+  server.once("exit", () => { clearTimeout(timer); resolve() })
+  server.stdin.end()
+})
+
+let passed = 0, skipped = 0, total = 0
+const failed = []
+try {
+  const json = JSON.parse(readFileSync(report, "utf8"))
+  for (const file of json.testResults) {
+    for (const t of file.assertionResults) {
+      total++
+      if (t.status === "passed") passed++
+      else if (t.status === "skipped" || t.status === "pending" || t.status === "todo") skipped++
+      else failed.push(`${t.status}: ${t.fullName}`)
+    }
+  }
+} catch (e) {
+  console.error(`conformance: no report (${e.message})`)
+  process.exit(1)
+}
+writeFileSync(join(work, "failed.txt"), failed.join("\n") + "\n")
+for (const f of failed) console.log(`  ${f}`)
+console.log(`conformance: ${passed} of ${total} passed, ${failed.length} failed, ${skipped} skipped ` +
+  `(the suite skips its optional subscription tests unless asked) (vitest exit ${code})`)
+if (failed.length === 0 && passed > 0) console.log(`conformance: every test that ran passed (${passed})`)
+if (expect === "all" && (failed.length > 0 || passed === 0)) process.exit(1)
+process.exit(0)
