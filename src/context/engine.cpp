@@ -9,6 +9,7 @@
 
 #include "context/chunker.h"
 #include "context/engine_impl.h"
+#include "context/people/edges.h"
 #include "context/redact.h"
 #include "context/sqlite_util.h"
 #include "context/text.h"
@@ -26,6 +27,10 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return failed_precondition_error("index " + options.index_path + " is open in another process");
+  }
+  if (Status s = ensure_edges_schema(writer->get()); !s.ok()) {  // the social graph (people.h)
+    ::close(fd);
+    return s;
   }
   auto reader = open_index_db(options.index_path, false);
   if (!reader.ok()) {
@@ -122,6 +127,7 @@ class IndexSink final : public IngestSink {
                           redact_secrets(doc.title, &report_.redacted_by_kind);
     }
     Status s = doc.kind == DocumentKind::kCommit ? put_commit(doc, hash) : put_file(doc, hash);
+    if (s.ok()) s = edges_.replace(source_, doc, join_access(doc.access));
     if (!s.ok()) return s;
     report_.bytes += doc.content.size();
     ++written_;
@@ -133,6 +139,7 @@ class IndexSink final : public IngestSink {
     auto it = existing_.find(std::string(path));
     if (it == existing_.end()) return ok_status();
     STRATA_RETURN_IF_ERROR(it->second.commit ? delete_commit(it->second.id) : delete_file(it->second.id));
+    STRATA_RETURN_IF_ERROR(edges_.remove(source_, path));
     existing_.erase(it);
     ++report_.removed;
     return ok_status();
@@ -296,6 +303,7 @@ class IndexSink final : public IngestSink {
   IngestReport& report_;
   const IngestOptions& options_;
   bool redact_ = true;
+  EdgeWriter edges_{db_};
   std::unordered_map<std::string, Existing> existing_;
   std::unordered_set<std::string> seen_;
   std::size_t written_ = 0;

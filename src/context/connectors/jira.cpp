@@ -132,7 +132,6 @@ std::string issue(const Json& j, const JiraContext& c, RecordSink& sink) {
       cd.title = "Comment on " + key;
       cd.access = access;
       cd.content = cd.title + ": " + summary + "\n\n" + body;
-      if (!author.empty()) d.participants.push_back("commented:" + author);
       comments.push_back(std::move(cd));
     }
   }
