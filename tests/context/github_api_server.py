@@ -70,6 +70,8 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             with open(log_file, "a") as f:
                 f.write("GET %s %s\n" % (self.path, self.headers.get("Authorization", "-")))
+        if path.startswith("/api/"):
+            return self.slack(path[5:], q)
         if path.startswith("/repos/broken/"):
             return self.send_json({"message": "Server Error"}, 500)
         if path == "/repos/acme/api":
@@ -120,6 +122,46 @@ class Handler(BaseHTTPRequestHandler):
         if path.startswith("/repos/acme/api/"):
             return self.send_json([])
         return self.send_json({"message": "Not Found"}, 404)
+
+
+    def slack(self, method, q):
+        """Slack Web API: cursor pagination, a 429, a channel the token is not in."""
+        channel = q.get("channel", [""])[0]
+        cursor = q.get("cursor", [""])[0]
+        oldest = float(q.get("oldest", ["0"])[0])
+
+        def msg(ts, user, text, **extra):
+            m = {"type": "message", "user": user, "text": text, "ts": ts}
+            m.update(extra)
+            return m
+
+        def page(key, items, next_cursor=""):
+            return self.send_json({"ok": True, key: items, "has_more": bool(next_cursor),
+                                   "response_metadata": {"next_cursor": next_cursor}})
+
+        if method == "conversations.list":
+            if not cursor:
+                return page("channels", [{"id": "C1", "name": "general", "is_private": False}], "p2")
+            return page("channels", [{"id": "G1", "name": "secret", "is_private": True},
+                                     {"id": "C2", "name": "nojoin", "is_private": False}])
+        if method == "conversations.members" and channel == "G1":
+            return page("members", ["U1", "U2"])
+        if method == "conversations.history":
+            if channel == "C1":
+                pages = {"": ([msg("100.000100", "U1", "deploy tonight?", reply_count=1),
+                               msg("101.000000", "U2", "release notes are up")], "h2"),
+                         "h2": ([msg("102.000000", "U3", "rollback plan ready")], "")}
+                items, nxt = pages.get(cursor, ([], ""))
+                return page("messages", [m for m in items if float(m["ts"]) > oldest], nxt)
+            if channel == "G1":
+                if once("slack-429"):
+                    return self.send_json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "2"})
+                return page("messages", [m for m in [msg("200.000000", "U1", "secret plan")] if float(m["ts"]) > oldest])
+            return self.send_json({"ok": False, "error": "not_in_channel"})
+        if method == "conversations.replies" and channel == "C1":
+            return page("messages", [msg("100.000100", "U1", "deploy tonight?", reply_count=1),
+                                     msg("100.500000", "U2", "yes at 9", thread_ts="100.000100")])
+        return self.send_json({"ok": False, "error": "unknown_method"})
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -162,3 +162,33 @@ TEST_CASE("github live: a source that keeps failing fails the ingest and keeps t
   auto missing = make_github_live_connector({.http = ok_http, .repository = "nobody/here"});
   CHECK(missing->scan("", s2).status().code() == StatusCode::kNotFound);
 }
+
+TEST_CASE("slack live: cursor pagination, private members, threads, 429, unreadable channels", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  std::vector<std::chrono::milliseconds> waits;
+  LiveHttpOptions http{.base_url = server.base(),
+                       .credentials = [] { return std::string("Bearer xoxb-test"); },
+                       .sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); }};
+  auto c = make_slack_live_connector({.http = http, .public_access = {"slack:acme"}});
+  RecordingSink sink;
+  auto r = c->scan("", sink);
+  REQUIRE(r.ok());
+  CHECK(r->cursor == "200.000000");
+  CHECK(sink.at("slack:C1/100.000100").access == std::vector<std::string>{"slack:acme"});
+  CHECK(sink.has("slack:C1/101.000000"));
+  CHECK(sink.has("slack:C1/102.000000"));                                       // second history page
+  CHECK(sink.at("slack:C1/100.500000").parent == "slack:C1/100.000100");        // from conversations.replies
+  CHECK(sink.at("slack:G1/200.000000").access == std::vector<std::string>{"slack:U1", "slack:U2"});
+  CHECK(std::count(waits.begin(), waits.end(), std::chrono::milliseconds(2000)) == 1);  // Retry-After
+  auto unreadable = sink.skips_for("slack:C2");
+  REQUIRE(unreadable.size() == 1);
+  CHECK(unreadable[0].detail.find("not_in_channel") != std::string::npos);
+  CHECK(count(server.log(), "Bearer xoxb-test") == count(server.log(), "GET "));
+  // From the cursor: history asks oldest=<cursor>; nothing new is written.
+  const auto puts = sink.puts;
+  REQUIRE(c->scan(r->cursor, sink).ok());
+  CHECK(sink.puts == puts);
+  CHECK(server.log().find("oldest=200.000000") != std::string::npos);
+}

@@ -64,4 +64,19 @@ struct GitHubLiveOptions {
 // comments of each issue. Cursor: the greatest updated_at seen.
 std::unique_ptr<Connector> make_github_live_connector(GitHubLiveOptions options);
 
+struct SlackLiveOptions {
+  LiveHttpOptions http{};  // base_url e.g. "https://slack.com"; credentials "Bearer xoxb-..."
+  // As SlackExportOptions::public_access. Default: kEveryone.
+  std::vector<std::string> public_access{std::string(kEveryone)};
+  // conversations.list types. Default: public and private channels.
+  std::string types = "public_channel,private_channel";
+  std::string id = "slack";  // Default: "slack" (the export connector's id: same documents)
+  std::size_t max_record_bytes = 256 * 1024;  // Default: 256 KiB
+};
+// GET /api/conversations.list (cursor-paginated), conversations.members for private ones,
+// conversations.history?oldest=<cursor> per conversation and conversations.replies for each
+// thread with replies. A conversation the token cannot read ("ok": false) is reported as
+// kUnreadable and skipped. Cursor: the greatest message ts seen.
+std::unique_ptr<Connector> make_slack_live_connector(SlackLiveOptions options);
+
 }  // namespace strata::context
