@@ -119,6 +119,15 @@ TEST_CASE("permissions: a principal never sees a forbidden document", "[context]
       CHECK(p->render().find("zanzibar quokka") != std::string::npos);
     }
   }
+  SECTION("naming a forbidden document's path, as a path or a stack frame, finds nothing") {
+    for (const char* text : {"what is in slack:G1/1.0", "File \"slack:G1/1.0\", line 1, in secret\nError",
+                             "G1 1.0 zanzibar"}) {
+      auto r = engine->retrieve({.text = text, .principal = as("slack:U2")});
+      REQUIRE(r.ok());
+      for (const auto& f : r->files) CHECK(f.path.rfind("slack:C1/", 0) == 0);  // public ones only
+      CHECK_FALSE(mentions(*r, "G1/1.0"));
+    }
+  }
   SECTION("an empty access list is readable by nobody") {
     for (const auto& who : {as(""), as("slack:U1", {"group:board", "group:ops"}), as("*")}) {
       auto r = engine->retrieve({.text = "xylophone marmalade", .principal = who});
