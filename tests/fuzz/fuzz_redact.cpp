@@ -1,8 +1,9 @@
 // fuzz_redact — secret redaction on arbitrary text.
 //
 // Checks: no crash or hang; line breaks are kept (line numbers do not move); the count equals
-// the number of markers written; the output holds no AWS key id or PEM private key header
-// that the input had outside a redacted span.
+// the kinds' counts; the output holds the n new markers (earlier markers inside a redacted
+// span, e.g. after a private key header without an end line, may be swallowed); no PEM
+// private key header survives.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -26,8 +27,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   };
   std::size_t total = 0;
   for (const auto& [k, v] : kinds) total += v;
-  if (count(text, "\n") != count(input, "\n") || total != n ||
-      count(text, "[REDACTED:") != count(input, "[REDACTED:") + n) {
+  const std::size_t markers = count(text, "[REDACTED:");
+  if (count(text, "\n") != count(input, "\n") || total != n || markers < n ||
+      markers > count(input, "[REDACTED:") + n) {
     std::fprintf(stderr, "redaction moved lines or miscounted (%zu)\n", n);
     strata::fuzz::print_escaped(input);
     std::abort();
