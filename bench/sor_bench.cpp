@@ -9,6 +9,8 @@
 // requests (CI smoke run: fails only on errors or a wrong record count).
 #include <unistd.h>
 
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,6 +43,13 @@ class CountingSink final : public IngestSink {
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// CPU seconds of this process (the machine is shared: wall time includes queueing for a CPU).
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 double load_average() {
@@ -82,19 +91,21 @@ int main(int argc, char** argv) {
   auto slack = make_slack_export_connector({.root = dir + "/slack"});
   auto github = make_github_export_connector({.root = dir + "/github", .repository = "acme/api"});
   const std::size_t expect_slack = size.messages, expect_github = size.pulls * (1 + size.reviews_per_pull);
-  std::printf("  %-28s %12s %12s %14s %10s\n", "phase", "records", "seconds", "records/s", "target");
+  std::printf("  %-28s %12s %12s %14s %10s %14s\n", "phase", "records", "seconds", "records/s", "target",
+              "records/CPU-s");
   struct Source {
     const char* name;
     Connector* connector;
     std::size_t expected;
   };
   std::size_t total_parse = 0, total_ingest = 0;
-  double parse_s = 0, ingest_s = 0;
+  double parse_s = 0, ingest_s = 0, parse_cpu = 0, ingest_cpu = 0;
   for (const Source& s : {Source{"slack", slack.get(), expect_slack}, Source{"github", github.get(), expect_github}}) {
     CountingSink sink;
     auto t = std::chrono::steady_clock::now();
+    const double c0 = cpu_seconds();
     auto r = s.connector->scan("", sink);
-    const double sec = seconds_since(t);
+    const double sec = seconds_since(t), cpu = cpu_seconds() - c0;
     if (!r.ok() || sink.puts != s.expected || sink.skips != 0) {
       std::fprintf(stderr, "  %s parse: %s, %zu records (expected %zu), %zu skipped\n", s.name,
                    r.ok() ? "ok" : r.status().message().c_str(), sink.puts, s.expected, sink.skips);
@@ -102,8 +113,9 @@ int main(int argc, char** argv) {
     }
     total_parse += sink.puts;
     parse_s += sec;
-    std::printf("  %-28s %12zu %12.2f %14.0f %10.0f\n", (std::string(s.name) + " parse").c_str(), sink.puts, sec,
-                sink.puts / sec, target);
+    parse_cpu += cpu;
+    std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f\n", (std::string(s.name) + " parse").c_str(), sink.puts, sec,
+                sink.puts / sec, target, sink.puts / cpu);
   }
   {
     const std::string index = dir + "/ctx.db";
@@ -114,8 +126,9 @@ int main(int argc, char** argv) {
     }
     for (const Source& s : {Source{"slack", slack.get(), expect_slack}, Source{"github", github.get(), expect_github}}) {
       auto t = std::chrono::steady_clock::now();
+      const double c0 = cpu_seconds();
       auto r = (*engine)->ingest(*s.connector);
-      const double sec = seconds_since(t);
+      const double sec = seconds_since(t), cpu = cpu_seconds() - c0;
       if (!r.ok() || r->added != s.expected) {
         std::fprintf(stderr, "  %s ingest: %s, %zu added (expected %zu)\n", s.name,
                      r.ok() ? "ok" : r.status().message().c_str(), r.ok() ? r->added : 0, s.expected);
@@ -124,8 +137,9 @@ int main(int argc, char** argv) {
       }
       total_ingest += r->added;
       ingest_s += sec;
-      std::printf("  %-28s %12zu %12.2f %14.0f %10.0f\n", (std::string(s.name) + " ingest (index)").c_str(), r->added,
-                  sec, r->added / sec, target);
+      ingest_cpu += cpu;
+      std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f\n", (std::string(s.name) + " ingest (index)").c_str(),
+                  r->added, sec, r->added / sec, target, r->added / cpu);
     }
     // Incremental re-ingest: nothing changed.
     auto t = std::chrono::steady_clock::now();
@@ -139,10 +153,11 @@ int main(int argc, char** argv) {
                   again->unchanged / sec, "-");
     }
   }
-  std::printf("  %-28s %12zu %12.2f %14.0f %10.0f  %s\n", "all parse", total_parse, parse_s, total_parse / parse_s,
-              target, total_parse / parse_s >= target ? "met" : "MISSED");
-  std::printf("  %-28s %12zu %12.2f %14.0f %10.0f  %s\n", "all ingest (index)", total_ingest, ingest_s,
-              total_ingest / ingest_s, target, total_ingest / ingest_s >= target ? "met" : "MISSED");
+  std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f  %s\n", "all parse", total_parse, parse_s,
+              total_parse / parse_s, target, total_parse / parse_cpu, total_parse / parse_s >= target ? "met" : "MISSED");
+  std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f  %s\n", "all ingest (index)", total_ingest, ingest_s,
+              total_ingest / ingest_s, target, total_ingest / ingest_cpu,
+              total_ingest / ingest_s >= target ? "met" : "MISSED");
   if (!keep) std::filesystem::remove_all(dir);
   return failures == 0 ? 0 : 1;
 }
