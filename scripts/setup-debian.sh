@@ -7,6 +7,8 @@ set -euo pipefail
 build_packages=(build-essential cmake ninja-build pkg-config
   libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
   libhiredis-dev)
+# libcurl: the Context Engine's live connectors (strata/context/live.h).
+build_packages+=(libcurl4-openssl-dev)
 # git: the Context Engine's history connector and its tests run the git command.
 test_packages=(catch2 clang libclang-rt-14-dev sqlite3 openssl git
   redis-server redis-tools)

@@ -25,6 +25,8 @@ std::string_view to_string(SkipReason reason) noexcept {
     case SkipReason::kUnreadable: return "unreadable";
     case SkipReason::kSymlink: return "symlink";
     case SkipReason::kLongLines: return "long_lines";
+    case SkipReason::kMalformed: return "malformed";
+    case SkipReason::kMissing: return "missing";
   }
   return "unknown";
 }

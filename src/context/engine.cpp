@@ -9,6 +9,8 @@
 
 #include "context/chunker.h"
 #include "context/engine_impl.h"
+#include "context/people/edges.h"
+#include "context/redact.h"
 #include "context/sqlite_util.h"
 #include "context/text.h"
 
@@ -25,6 +27,10 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(fd);
     return failed_precondition_error("index " + options.index_path + " is open in another process");
+  }
+  if (Status s = ensure_edges_schema(writer->get()); !s.ok()) {  // the social graph (people.h)
+    ::close(fd);
+    return s;
   }
   auto reader = open_index_db(options.index_path, false);
   if (!reader.ok()) {
@@ -84,8 +90,9 @@ std::string join_access(const std::vector<std::string>& access) {
 
 class IndexSink final : public IngestSink {
  public:
-  IndexSink(sqlite3* db, std::string source, IngestReport& report, const IngestOptions& options)
-      : db_(db), source_(std::move(source)), report_(report), options_(options) {}
+  IndexSink(sqlite3* db, std::string source, IngestReport& report, const IngestOptions& options,
+            bool redact = true)
+      : db_(db), source_(std::move(source)), report_(report), options_(options), redact_(redact) {}
 
   Status prepare() {
     Stmt files(db_, "SELECT id, path, hash FROM files WHERE source = ?1");
@@ -113,7 +120,14 @@ class IndexSink final : public IngestSink {
   Status put(Document doc) override {
     if (doc.path.empty()) return invalid_argument_error("document without a path");
     seen_.insert(doc.path);
-    Status s = doc.kind == DocumentKind::kCommit ? put_commit(doc) : put_file(doc);
+    // The hash of the bytes as read (what unchanged() is asked about), then redaction.
+    const std::string hash = content_hash(doc.content);
+    if (redact_) {
+      report_.redacted += redact_secrets(doc.content, &report_.redacted_by_kind) +
+                          redact_secrets(doc.title, &report_.redacted_by_kind);
+    }
+    Status s = doc.kind == DocumentKind::kCommit ? put_commit(doc, hash) : put_file(doc, hash);
+    if (s.ok()) s = edges_.replace(source_, doc, join_access(doc.access));
     if (!s.ok()) return s;
     report_.bytes += doc.content.size();
     ++written_;
@@ -125,6 +139,7 @@ class IndexSink final : public IngestSink {
     auto it = existing_.find(std::string(path));
     if (it == existing_.end()) return ok_status();
     STRATA_RETURN_IF_ERROR(it->second.commit ? delete_commit(it->second.id) : delete_file(it->second.id));
+    STRATA_RETURN_IF_ERROR(edges_.remove(source_, path));
     existing_.erase(it);
     ++report_.removed;
     return ok_status();
@@ -206,8 +221,7 @@ class IndexSink final : public IngestSink {
     return step_done(stmt(5, "DELETE FROM commit_files WHERE commit_id = ?1").bind(1, id), "delete commit files");
   }
 
-  Status put_file(const Document& doc) {
-    const std::string hash = content_hash(doc.content);
+  Status put_file(const Document& doc, const std::string& hash) {
     auto it = existing_.find(doc.path);
     if (it != existing_.end()) {
       if (it->second.commit) return invalid_argument_error("path names a commit: " + doc.path);
@@ -253,7 +267,7 @@ class IndexSink final : public IngestSink {
     return step_done(fts, "insert file terms");
   }
 
-  Status put_commit(const Document& doc) {
+  Status put_commit(const Document& doc, const std::string& key) {
     auto it = existing_.find(doc.path);
     if (it != existing_.end()) {
       if (!it->second.commit) return invalid_argument_error("path names a file: " + doc.path);
@@ -262,7 +276,6 @@ class IndexSink final : public IngestSink {
     } else {
       ++report_.added;
     }
-    const std::string key = content_hash(doc.content);
     Stmt& ins = stmt(9,
         "INSERT INTO commits(source, hash, key_hash, author, time, title, message, access)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -289,6 +302,8 @@ class IndexSink final : public IngestSink {
   std::string source_;
   IngestReport& report_;
   const IngestOptions& options_;
+  bool redact_ = true;
+  EdgeWriter edges_{db_};
   std::unordered_map<std::string, Existing> existing_;
   std::unordered_set<std::string> seen_;
   std::size_t written_ = 0;
@@ -323,7 +338,7 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
     (void)exec(db, "ROLLBACK");
     return s;
   };
-  IndexSink sink(db, id, report, options);
+  IndexSink sink(db, id, report, options, options_.redact_secrets);
   Status s = sink.prepare();
   if (!s.ok()) return fail(s);
   Result<ScanResult> scanned = internal_error("connector did not run");

@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "context/access_filter.h"
 #include "context/engine_impl.h"
 #include "context/query.h"
 #include "context/sqlite_util.h"
@@ -85,7 +86,13 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   if (cat->files.empty()) return result;
   const TaskAnalysis task = analyze_task(query.text);
   const bool tests_ok = query.include_tests || task.about_tests;
-  const double n_files = static_cast<double>(cat->files.size());
+  // Permissions (access_filter.h): counts, term frequencies and FTS candidates cover only
+  // documents the principal may read; the filter is inside every candidate query.
+  const std::string reader_names = principal_names_json(query.principal);
+  const std::size_t readable_files = visible_file_count(*cat, query.principal);
+  if (readable_files == 0) return audited(options_, query, std::move(result));
+  const bool all_readable = readable_files == cat->files.size();
+  const double n_files = static_cast<double>(readable_files);
 
   std::lock_guard lock(read_mu_);
   sqlite3* db = reader_.get();
@@ -96,9 +103,13 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     Stmt vocab(db, "SELECT doc FROM files_vocab WHERE term = ?1");
     if (!vocab.ok()) return sqlite_error(db, "read vocabulary");
     for (const auto& t : task.terms) {
-      vocab.reset().bind(1, t.term);
       double df = 0;
-      if (vocab.step() == SQLITE_ROW) df = static_cast<double>(vocab.int64(0));
+      if (all_readable) {
+        vocab.reset().bind(1, t.term);
+        if (vocab.step() == SQLITE_ROW) df = static_cast<double>(vocab.int64(0));
+      } else if ((df = visible_document_frequency(db, t.term, reader_names)) < 0) {
+        return sqlite_error(db, "read document frequencies");
+      }
       if (df <= 0) continue;
       idf[t.term] = std::log(1.0 + (n_files - df + 0.5) / (df + 0.5));
     }
@@ -122,14 +133,15 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
 
   // bm25 over the fields.
   if (!terms.empty()) {
-    char sql[256];
+    char sql[512];
     std::snprintf(sql, sizeof sql,
-                  "SELECT rowid, bm25(files_fts, %.2f, %.2f, %.2f) AS s FROM files_fts"
-                  " WHERE files_fts MATCH ?1 ORDER BY s LIMIT %zu",
-                  kFieldPath, kFieldSymbols, kFieldBody, kBm25Candidates);
+                  "SELECT files_fts.rowid, bm25(files_fts, %.2f, %.2f, %.2f) AS s FROM files_fts"
+                  " JOIN files f ON f.id = files_fts.rowid WHERE files_fts MATCH ?1 AND %s"
+                  " ORDER BY s LIMIT %zu",
+                  kFieldPath, kFieldSymbols, kFieldBody, access_clause("f", 2).c_str(), kBm25Candidates);
     Stmt fts(db, sql);
     if (!fts.ok()) return sqlite_error(db, "search files");
-    fts.bind(1, fts_query(terms));
+    fts.bind(1, fts_query(terms)).bind(2, reader_names);
     double best = 0;
     int rc;
     while ((rc = fts.step()) == SQLITE_ROW) {
@@ -248,16 +260,16 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
 
   // History: commit messages that match, credited to the files they changed.
   if (!terms.empty() && cat->commits > 0) {
-    char sql[256];
+    char sql[512];
     std::snprintf(sql, sizeof sql,
                   "SELECT c.id, bm25(commits_fts, 1.0, 0.5) AS s, c.title, c.access FROM commits_fts"
                   " JOIN commits c ON c.id = commits_fts.rowid WHERE commits_fts MATCH ?1"
-                  " ORDER BY s LIMIT %zu",
-                  kHistoryCommits);
+                  " AND %s ORDER BY s LIMIT %zu",
+                  access_clause("c", 2).c_str(), kHistoryCommits);
     Stmt hist(db, sql);
     Stmt files(db, "SELECT path FROM commit_files WHERE commit_id = ?1");
     if (!hist.ok() || !files.ok()) return sqlite_error(db, "search history");
-    hist.bind(1, fts_query(terms));
+    hist.bind(1, fts_query(terms)).bind(2, reader_names);
     struct Hit {
       std::int64_t id;
       double s;
@@ -515,7 +527,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   });
   if (spans.size() > query.max_spans) spans.resize(query.max_spans);
   result.spans = std::move(spans);
-  return result;
+  return audited(options_, query, std::move(result));
 }
 
 }  // namespace strata::context::detail

@@ -29,6 +29,14 @@ std::string_view to_string(DocumentKind kind) noexcept {
   switch (kind) {
     case DocumentKind::kFile: return "file";
     case DocumentKind::kCommit: return "commit";
+    case DocumentKind::kPullRequest: return "pull_request";
+    case DocumentKind::kReview: return "review";
+    case DocumentKind::kReviewComment: return "review_comment";
+    case DocumentKind::kIssue: return "issue";
+    case DocumentKind::kComment: return "comment";
+    case DocumentKind::kChatMessage: return "chat_message";
+    case DocumentKind::kDoc: return "doc";
+    case DocumentKind::kOwnership: return "ownership";
   }
   return "unknown";
 }

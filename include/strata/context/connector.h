@@ -25,6 +25,8 @@ enum class SkipReason : std::uint8_t {
   kUnreadable = 3,  // open/read failed (permissions, vanished, ...)
   kSymlink = 4,     // a symlink leaving the tree, dangling, or in a loop
   kLongLines = 5,   // a line longer than the connector's limit (minified, data)
+  kMalformed = 6,   // a record that does not parse (truncated JSON, wrong types, bad UTF-8)
+  kMissing = 7,     // a file an export names or needs is absent
 };
 std::string_view to_string(SkipReason reason) noexcept;
 

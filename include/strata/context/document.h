@@ -18,6 +18,15 @@ namespace strata::context {
 enum class DocumentKind : std::uint8_t {
   kFile = 0,    // a source or text file of a code tree
   kCommit = 1,  // a commit of a repository's history
+  // Systems of record (strata/context/connectors.h). Stored and ranked like files.
+  kPullRequest = 2,    // a GitHub pull request (title, body, state, linked issues)
+  kReview = 3,         // a pull request review (status: approved / changes_requested / ...)
+  kReviewComment = 4,  // a review comment on a line of a file of a pull request
+  kIssue = 5,          // a GitHub issue or a Jira issue
+  kComment = 6,        // a comment on an issue or a pull request's conversation
+  kChatMessage = 7,    // a chat message (Slack); replies carry their thread as parent
+  kDoc = 8,            // a Markdown document; ADRs carry their status
+  kOwnership = 9,      // a CODEOWNERS file
 };
 std::string_view to_string(DocumentKind kind) noexcept;
 
@@ -66,6 +75,18 @@ struct Document {
   // Principals allowed to read this document; kEveryone for public. An empty list means
   // nobody may read it (fail closed). Default: public, which suits a local code tree.
   std::vector<std::string> access{std::string(kEveryone)};
+  // Systems of record: the item this one belongs to (a review's pull request, a reply's
+  // thread, a comment's issue); "" when none.
+  std::string parent{};
+  // Systems of record: a state in the source's words, lowercased ("approved",
+  // "changes_requested", "merged", "open", "done", "accepted", "superseded", "edited").
+  std::string status{};
+  // Systems of record: documents this one references ("github:o/r/issue/5" for "Fixes #5",
+  // "jira:ABC-2" for an issue link, "adr:5" for "superseded by 5").
+  std::vector<std::string> links{};
+  // Systems of record: people who acted on the item besides its authors, as
+  // "<relation>:<account>" ("reviewed:github:bob", "approved:github:bob").
+  std::vector<std::string> participants{};
 };
 
 // A stable 64-bit content hash as 16 lowercase hex digits (the key of incremental re-ingest).

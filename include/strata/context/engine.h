@@ -33,12 +33,31 @@
 
 namespace strata::context {
 
+// What one retrieve() (or pack()) served to whom: the audit log's record.
+struct AuditRecord {
+  std::int64_t time = 0;                // seconds since the epoch
+  std::string principal{};              // Principal::id
+  std::vector<std::string> groups{};    // Principal::groups
+  std::string query{};                  // the task text (its first 1,000 bytes)
+  std::vector<std::string> served{};    // document paths returned, best first
+};
+
 struct EngineOptions {
   // The index file. Required; created when missing. A file that is not a strata index (or a
   // damaged one) is refused with kDataLoss and left untouched.
   std::string index_path{};
   // Optional dense-vector rerank. Default: none.
   std::shared_ptr<const Embedder> embedder{};
+  // Called after every retrieve() (so every pack()) with what was served to which principal,
+  // on the querying thread; it must not throw. Default: none.
+  std::function<void(const AuditRecord&)> audit{};
+  // When set, every retrieve() also appends its AuditRecord as one JSON line to this file; a
+  // line that cannot be written fails the query with kUnavailable and serves nothing (fail
+  // closed). Default: "" (no file).
+  std::string audit_log_path{};
+  // Replace secrets (private keys, API keys and tokens; docs/connectors.md) in documents at
+  // ingest with "[REDACTED:<kind>]" and count them in IngestReport. Default: true.
+  bool redact_secrets = true;
 };
 
 // Who a query acts for. Documents whose access list holds neither kEveryone, the principal's
@@ -132,6 +151,8 @@ struct IngestReport {
   std::map<std::string, std::size_t> skipped{};  // by reason (to_string(SkipReason))
   std::vector<std::string> skipped_examples{};   // up to 20 "path: reason (detail)"
   std::chrono::milliseconds elapsed{0};
+  std::size_t redacted = 0;                              // secrets redacted at ingest
+  std::map<std::string, std::size_t> redacted_by_kind{};  // "private_key", "github_token", ...
 };
 
 struct IngestOptions {

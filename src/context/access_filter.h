@@ -1,0 +1,40 @@
+// The principal filter applied inside the index queries (docs/connectors.md, "Permissions").
+//
+// Access lists are stored '\n'-joined with a leading and a trailing '\n'. A query binds the
+// principal's names (kEveryone, its id, its groups) as a JSON array and every candidate query
+// carries kAccessClause, so FTS candidates, BM25 ranks, LIMITs, document frequencies and
+// counts only ever see documents the principal may read: nothing is filtered after a top-k.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include <strata/context/engine.h>
+#include <strata/status.h>
+
+#include "context/index.h"
+
+namespace strata::context::detail {
+
+// A SQL condition true when the row's `access` column (qualified by `table`, e.g. "f") holds
+// one of the names in the JSON array bound to parameter `param`.
+std::string access_clause(std::string_view table, int param);
+
+// The names a principal reads as, as a JSON array: ["*", id, groups...] (empty names left out).
+std::string principal_names_json(const Principal& principal);
+
+// How many catalog files `principal` may read.
+std::size_t visible_file_count(const Catalog& catalog, const Principal& principal);
+
+// Number of files `principal` may read whose indexed terms contain `term` (an FTS5 query of
+// one quoted term). -1 on an SQL error.
+double visible_document_frequency(sqlite3* db, std::string_view term, const std::string& names_json);
+
+// Reports `result` to options.audit and options.audit_log_path (audit.cpp); returns it, or
+// kUnavailable (and nothing) when the audit line cannot be written.
+Result<RetrieveResult> audited(const EngineOptions& options, const Query& query, RetrieveResult result);
+
+}  // namespace strata::context::detail

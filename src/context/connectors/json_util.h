@@ -1,0 +1,102 @@
+// nlohmann_json helpers for the system-of-record parsers (their .cpp files only include this).
+// Accessors never throw: a missing key, null or a value of another type gives the fallback,
+// and the *_checked forms report the wrong type.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "context/connectors/records.h"
+
+namespace strata::context::detail {
+
+using Json = nlohmann::json;
+
+// Parses one record; nullopt (with *error set) on bad JSON, including invalid UTF-8.
+inline std::optional<Json> parse_json(std::string_view text, std::string* error) {
+  try {
+    return Json::parse(text.begin(), text.end());
+  } catch (const std::exception& e) {
+    if (error) *error = e.what();
+    return std::nullopt;
+  }
+}
+
+inline const Json* member(const Json& j, std::string_view key) {
+  if (!j.is_object()) return nullptr;
+  auto it = j.find(key);
+  return it == j.end() || it->is_null() ? nullptr : &*it;
+}
+
+inline std::string str(const Json& j, std::string_view key, std::string fallback = {}) {
+  const Json* m = member(j, key);
+  return m && m->is_string() ? m->get<std::string>() : fallback;
+}
+
+// A string member that must be a string when present: false when it is of another type.
+inline bool str_checked(const Json& j, std::string_view key, std::string& out) {
+  const Json* m = member(j, key);
+  if (!m) {
+    out.clear();
+    return true;
+  }
+  if (!m->is_string()) return false;
+  out = m->get<std::string>();
+  return true;
+}
+
+inline std::optional<std::int64_t> integer(const Json& j, std::string_view key) {
+  const Json* m = member(j, key);
+  if (!m || !m->is_number_integer()) return std::nullopt;
+  return m->get<std::int64_t>();
+}
+
+inline std::string str_at(const Json& j, std::string_view a, std::string_view b) {
+  const Json* m = member(j, a);
+  return m ? str(*m, b) : std::string();
+}
+
+inline std::string type_name(const Json* j) { return j ? j->type_name() : "missing"; }
+
+// Plain text of an Atlassian Document Format node (adf.cpp); a string is returned as is.
+std::string adf_to_text(const Json& node);
+
+// Runs `handle(record)` for each object of the JSON array `text`; a record over `max_bytes`,
+// one that does not parse, one that is not an object, or one for which handle returns a
+// non-empty problem is reported to sink.skip as "<file>#<index>"; a truncated or non-array
+// file is reported as "<file>" after its good records.
+template <class Handle>
+void for_each_record(std::string_view text, const std::string& file, std::size_t max_bytes,
+                     RecordSink& sink, Handle&& handle) {
+  Status s = split_json_array(text, [&](std::string_view rec, std::size_t index) {
+    const std::string key = file + "#" + std::to_string(index);
+    if (rec.size() > max_bytes) {
+      sink.skip(key, SkipReason::kTooLarge, std::to_string(rec.size()) + " bytes, over " + std::to_string(max_bytes));
+      return;
+    }
+    std::string error;
+    auto json = parse_json(rec, &error);
+    if (!json) {
+      sink.skip(key, SkipReason::kMalformed, error);
+      return;
+    }
+    if (!json->is_object()) {
+      sink.skip(key, SkipReason::kMalformed, std::string("a ") + json->type_name() + ", not an object");
+      return;
+    }
+    std::string problem;
+    try {
+      problem = handle(*json);
+    } catch (const std::exception& e) {
+      problem = e.what();
+    }
+    if (!problem.empty()) sink.skip(key, SkipReason::kMalformed, problem);
+  });
+  if (!s.ok()) sink.skip(file, SkipReason::kMalformed, s.message());
+}
+
+}  // namespace strata::context::detail

@@ -1,0 +1,77 @@
+// Shared by the system-of-record parsers: splitting a JSON array into records without
+// parsing it whole (so a truncated or damaged file still yields its good records), reading
+// files, and time formats. Private to src/context.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <strata/context/connector.h>
+#include <strata/context/document.h>
+#include <strata/status.h>
+
+namespace strata::context::detail {
+
+// Where a parser sends what it found (the connector forwards to an IngestSink; fuzzers and
+// tests collect).
+struct RecordSink {
+  std::function<void(Document)> put;
+  std::function<void(std::string_view key)> remove;
+  std::function<void(std::string_view key, SkipReason reason, std::string_view detail)> skip;
+};
+
+// A RecordSink that forwards to an IngestSink: documents whose content is unchanged are not
+// re-written; the first put/remove error is kept (and later records are dropped).
+class Forwarder {
+ public:
+  explicit Forwarder(IngestSink& sink);
+  RecordSink& records() { return records_; }
+  [[nodiscard]] const Status& status() const { return status_; }
+  [[nodiscard]] bool stopped() const { return !status_.ok() || sink_.cancelled(); }
+  std::size_t offered() const { return offered_; }
+
+ private:
+  IngestSink& sink_;
+  RecordSink records_;
+  Status status_;
+  std::size_t offered_ = 0;
+};
+
+// Calls on_record(bytes, index) for each element of the top-level JSON array in `text`, in
+// order, without validating the elements (that is the caller's parse). Returns an error when
+// `text` is not an array or ends inside one (truncated): records before that point were
+// delivered. Nesting deeper than 512 levels ends the scan with an error.
+Status split_json_array(std::string_view text,
+                        const std::function<void(std::string_view record, std::size_t index)>& on_record);
+
+// Position just after `"key":` followed by optional spaces, when it is followed by '['
+// (search pages: {"issues": [...]}); npos otherwise. A textual search, good enough to salvage
+// the records of a damaged page.
+std::size_t find_array_after_key(std::string_view text, std::string_view key);
+
+// Reads a regular file whole. kNotFound when absent, kResourceExhausted over `limit` bytes,
+// kUnavailable on other errors.
+Result<std::string> read_whole_file(const std::string& path, std::size_t limit);
+
+// The names of the files of `dir` that start with `prefix` and end with ".json", sorted
+// (empty when `dir` cannot be read).
+std::vector<std::string> json_files(const std::string& dir, std::string_view prefix);
+
+// "2024-01-02T03:04:05Z", "2024-01-02T03:04:05.123+0100", "2024-01-02" -> seconds since the
+// epoch (UTC); -1 when it does not parse.
+std::int64_t parse_iso8601(std::string_view text);
+// Slack "1700000000.000100" -> 1700000000; -1 when it does not parse.
+std::int64_t parse_slack_ts(std::string_view ts);
+
+// "Fixes #12", "closes owner/repo#3", "Resolved: #4" -> the issue numbers of `repository`
+// ("owner/repo"); other repositories' references are left out.
+std::vector<long> closing_references(std::string_view text, std::string_view repository);
+
+// The first `max` bytes of `text`, cut back to a UTF-8 boundary.
+std::string_view utf8_prefix(std::string_view text, std::size_t max);
+
+}  // namespace strata::context::detail

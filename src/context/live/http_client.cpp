@@ -1,0 +1,211 @@
+#include "context/live/http_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <charconv>
+#include <mutex>
+#include <thread>
+
+namespace strata::context::detail {
+
+namespace {
+
+struct Transfer {
+  HttpResponse* response;
+  std::size_t limit;
+  bool oversized = false;
+};
+
+std::size_t on_body(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * n;
+  if (t->response->body.size() + bytes > t->limit) {
+    t->oversized = true;
+    return 0;  // aborts the transfer
+  }
+  t->response->body.append(data, bytes);
+  return bytes;
+}
+
+std::size_t on_header(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  const std::size_t bytes = size * n;
+  std::string_view line(data, bytes);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->response->headers.clear();  // a new response (after a redirect or 100 Continue)
+    return bytes;
+  }
+  const auto colon = line.find(':');
+  if (colon == std::string_view::npos) return bytes;
+  std::string name(line.substr(0, colon));
+  for (char& c : name) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+  std::string_view value = line.substr(colon + 1);
+  while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
+  t->response->headers[name] = std::string(value);
+  return bytes;
+}
+
+std::int64_t to_int(const std::string& s, std::int64_t fallback) {
+  std::int64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  return ec == std::errc() && p == s.data() + s.size() ? v : fallback;
+}
+
+std::string header(const HttpResponse& r, const char* name) {
+  auto it = r.headers.find(name);
+  return it == r.headers.end() ? "" : it->second;
+}
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+}  // namespace
+
+std::string next_link(std::string_view h) {
+  // <https://api.github.com/...&page=2>; rel="next", <...>; rel="last"
+  std::size_t pos = 0;
+  while (pos < h.size()) {
+    const auto lt = h.find('<', pos);
+    if (lt == std::string_view::npos) break;
+    const auto gt = h.find('>', lt);
+    if (gt == std::string_view::npos) break;
+    auto end = h.find(',', gt);
+    if (end == std::string_view::npos) end = h.size();
+    const std::string_view params = h.substr(gt + 1, end - gt - 1);
+    if (params.find("rel=\"next\"") != std::string_view::npos || params.find("rel=next") != std::string_view::npos) {
+      return std::string(h.substr(lt + 1, gt - lt - 1));
+    }
+    pos = end + 1;
+  }
+  return "";
+}
+
+HttpClient::HttpClient(LiveHttpOptions options) : options_(std::move(options)) {
+  global_init();
+  curl_ = curl_easy_init();
+}
+
+HttpClient::~HttpClient() {
+  if (curl_) curl_easy_cleanup(static_cast<CURL*>(curl_));
+}
+
+void HttpClient::wait(std::chrono::milliseconds d) {
+  if (d.count() <= 0) return;
+  ++retries_;
+  if (options_.sleep) {
+    options_.sleep(d);
+  } else {
+    std::this_thread::sleep_for(d);
+  }
+}
+
+Result<HttpResponse> HttpClient::attempt(const std::string& url, std::string& transport_error) {
+  CURL* c = static_cast<CURL*>(curl_);
+  if (!c) return internal_error("curl_easy_init failed");
+  curl_easy_reset(c);
+  HttpResponse response;
+  Transfer t{&response, options_.max_response_bytes};
+  const bool ours = url.rfind(options_.base_url, 0) == 0;
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Accept: application/json");
+  headers = curl_slist_append(headers, "User-Agent: strata-context");
+  if (ours && options_.credentials) {
+    // Credentials go to the configured host only (never to a host a Link header names).
+    std::string auth;
+    try {
+      auth = options_.credentials();
+    } catch (...) {
+      curl_slist_free_all(headers);
+      return internal_error("the credentials callback threw");
+    }
+    if (!auth.empty()) headers = curl_slist_append(headers, ("Authorization: " + auth).c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  const CURLcode rc = curl_easy_perform(c);
+  curl_slist_free_all(headers);
+  if (t.oversized) {
+    return resource_exhausted_error(url + ": response over " + std::to_string(options_.max_response_bytes) + " bytes");
+  }
+  if (rc != CURLE_OK) {
+    transport_error = curl_easy_strerror(rc);
+    return unavailable_error(url + ": " + transport_error);
+  }
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &response.status);
+  return response;
+}
+
+Result<HttpResponse> HttpClient::get(const std::string& path_or_url) {
+  const std::string url = path_or_url.rfind("http", 0) == 0 ? path_or_url : options_.base_url + path_or_url;
+  std::chrono::milliseconds backoff = options_.initial_backoff;
+  std::string last = "no attempt";
+  const int attempts = std::max(1, options_.max_attempts);
+  for (int i = 0; i < attempts; ++i) {
+    if (pending_wait_.count() > 0) {
+      wait(pending_wait_);
+      pending_wait_ = std::chrono::milliseconds(0);
+    }
+    std::string transport;
+    auto r = attempt(url, transport);
+    std::chrono::milliseconds delay = backoff;
+    if (!r.ok()) {
+      if (transport.empty()) return r.status();  // oversized, internal: not retried
+      last = transport;  // refused, reset, timed out, truncated body (CURLE_PARTIAL_FILE)
+    } else {
+      const long s = r->status;
+      const std::string remaining = header(*r, "x-ratelimit-remaining");
+      const std::string reset = header(*r, "x-ratelimit-reset");
+      const std::string retry_after = header(*r, "retry-after");
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
+                                   std::chrono::system_clock::now().time_since_epoch()).count();
+      if (s >= 200 && s < 300) {
+        if (remaining == "0" && !reset.empty()) {
+          const std::int64_t until = to_int(reset, now) - now;
+          pending_wait_ = std::min(options_.max_wait, std::chrono::milliseconds(std::max<std::int64_t>(0, until) * 1000));
+        }
+        return r;
+      }
+      const bool limited = s == 429 || (s == 403 && (remaining == "0" || !retry_after.empty()));
+      if (limited) {
+        if (!retry_after.empty()) {
+          delay = std::chrono::milliseconds(to_int(retry_after, backoff.count() / 1000) * 1000);
+        } else if (!reset.empty()) {
+          delay = std::chrono::milliseconds(std::max<std::int64_t>(1, to_int(reset, now) - now) * 1000);
+        }
+        if (delay > options_.max_wait) {
+          return unavailable_error(url + ": rate limited for " + std::to_string(delay.count() / 1000) +
+                                   " s, longer than max_wait");
+        }
+        last = "HTTP " + std::to_string(s) + " (rate limited)";
+      } else if (s >= 500) {
+        last = "HTTP " + std::to_string(s);
+      } else if (s == 404) {
+        return not_found_error(url + ": HTTP 404");
+      } else if (s == 401 || s == 403) {
+        return permission_denied_error(url + ": HTTP " + std::to_string(s));
+      } else {
+        return invalid_argument_error(url + ": HTTP " + std::to_string(s));
+      }
+    }
+    if (i + 1 < attempts) {
+      wait(std::min(delay, options_.max_wait));
+      backoff = std::min(backoff * 2, options_.max_wait);
+    }
+  }
+  return unavailable_error(url + ": failed after " + std::to_string(attempts) + " attempts (last: " + last + ")");
+}
+
+}  // namespace strata::context::detail

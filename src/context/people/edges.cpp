@@ -1,0 +1,116 @@
+#include "context/people/edges.h"
+
+#include <strata/context/connectors.h>
+
+namespace strata::context::detail {
+
+Status ensure_edges_schema(sqlite3* db) {
+  return exec(db,
+              "CREATE TABLE IF NOT EXISTS edges(source TEXT NOT NULL, doc TEXT NOT NULL, relation TEXT NOT NULL,"
+              " account TEXT NOT NULL, target TEXT NOT NULL, time INTEGER NOT NULL, ord INTEGER NOT NULL,"
+              " access TEXT NOT NULL);"
+              "CREATE INDEX IF NOT EXISTS edges_doc ON edges(source, doc);"
+              "CREATE INDEX IF NOT EXISTS edges_target ON edges(target, relation);"
+              "CREATE INDEX IF NOT EXISTS edges_account ON edges(account, relation);");
+}
+
+std::string git_account(std::string_view author) {
+  const auto lt = author.rfind('<');
+  const auto gt = author.rfind('>');
+  if (lt == std::string_view::npos || gt == std::string_view::npos || gt <= lt + 1) return "";
+  std::string email(author.substr(lt + 1, gt - lt - 1));
+  for (char& c : email) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+  if (email.find('@') == std::string::npos) return "";
+  return "git:" + email;
+}
+
+std::string owner_account(std::string_view owner) {
+  if (owner.size() > 1 && owner[0] == '@') {
+    const std::string_view name = owner.substr(1);
+    return (name.find('/') != std::string_view::npos ? "github-team:" : "github:") + std::string(name);
+  }
+  std::string email(owner);
+  for (char& c : email) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+  return "git:" + email;
+}
+
+Status EdgeWriter::add(std::string_view source, std::string_view doc, std::string_view relation,
+                       std::string_view account, std::string_view target, std::int64_t time, std::int64_t ord,
+                       std::string_view access) {
+  if (account.empty() || target.empty()) return ok_status();
+  if (!insert_.ok()) {
+    insert_ = Stmt(db_, "INSERT INTO edges(source, doc, relation, account, target, time, ord, access)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    if (!insert_.ok()) return sqlite_error(db_, "prepare edge insert");
+  }
+  insert_.reset().bind(1, source).bind(2, doc).bind(3, relation).bind(4, account).bind(5, target).bind(6, time)
+      .bind(7, ord).bind(8, access);
+  if (insert_.step() != SQLITE_DONE) return sqlite_error(db_, "insert edge");
+  return ok_status();
+}
+
+Status EdgeWriter::remove(std::string_view source, std::string_view doc) {
+  if (!delete_.ok()) {
+    delete_ = Stmt(db_, "DELETE FROM edges WHERE source = ?1 AND doc = ?2");
+    if (!delete_.ok()) return sqlite_error(db_, "prepare edge delete");
+  }
+  delete_.reset().bind(1, source).bind(2, doc);
+  if (delete_.step() != SQLITE_DONE) return sqlite_error(db_, "delete edges");
+  return ok_status();
+}
+
+Status EdgeWriter::replace(std::string_view source, const Document& d, std::string_view access) {
+  if (d.kind == DocumentKind::kFile) return ok_status();  // source files have no people (commits do)
+  STRATA_RETURN_IF_ERROR(remove(source, d.path));
+  const std::int64_t t = d.timestamp;
+  auto edge = [&](std::string_view relation, std::string_view account, std::string_view target, std::int64_t ord = 0) {
+    return add(source, d.path, relation, account, target, t, ord, access);
+  };
+  const std::string author = d.authors.empty() ? std::string() : d.authors.front();
+  switch (d.kind) {
+    case DocumentKind::kFile:
+    case DocumentKind::kDoc:
+      break;
+    case DocumentKind::kCommit: {
+      const std::string acct = git_account(author);
+      for (const auto& p : d.changed_paths) STRATA_RETURN_IF_ERROR(edge("commit", acct, p));
+      break;
+    }
+    case DocumentKind::kPullRequest:
+      STRATA_RETURN_IF_ERROR(edge("authored", author, d.path));
+      for (const auto& p : d.changed_paths) STRATA_RETURN_IF_ERROR(edge("pr_file", d.path, p));
+      break;
+    case DocumentKind::kReview: {
+      const std::string_view rel = d.status == "approved"            ? "approved"
+                                   : d.status == "changes_requested" ? "requested_changes"
+                                                                     : "reviewed";
+      STRATA_RETURN_IF_ERROR(edge(rel, author, d.parent));
+      break;
+    }
+    case DocumentKind::kReviewComment:
+    case DocumentKind::kComment:
+      STRATA_RETURN_IF_ERROR(edge("commented", author, d.parent.empty() ? d.path : d.parent));
+      break;
+    case DocumentKind::kIssue:
+      STRATA_RETURN_IF_ERROR(edge("authored", author, d.path));
+      break;
+    case DocumentKind::kChatMessage:
+      STRATA_RETURN_IF_ERROR(edge("discussed", author, d.parent.empty() ? d.path : d.parent));
+      break;
+    case DocumentKind::kOwnership:
+      for (const auto& rule : parse_codeowners(d.content)) {
+        for (const auto& o : rule.owners) STRATA_RETURN_IF_ERROR(edge("owns", owner_account(o), rule.pattern, rule.line));
+      }
+      return ok_status();
+  }
+  for (const auto& p : d.participants) {
+    const auto colon = p.find(':');
+    if (colon == std::string::npos || colon == 0) continue;
+    const std::string rel = p.substr(0, colon);
+    if (rel == "owns") continue;
+    STRATA_RETURN_IF_ERROR(edge(rel, std::string_view(p).substr(colon + 1), d.path));
+  }
+  return ok_status();
+}
+
+}  // namespace strata::context::detail

@@ -1,0 +1,18 @@
+// Secret redaction at ingest (docs/connectors.md, "Secrets"): PEM private keys, cloud and
+// SaaS API keys and tokens, JSON Web Tokens and `secret = "..."` style assignments are
+// replaced by "[REDACTED:<kind>]". Line breaks inside a redacted span are kept, so line
+// numbers (chunks, spans) do not move.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <string>
+
+namespace strata::context::detail {
+
+// Redacts `text` in place; returns how many secrets were replaced and adds them to
+// *by_kind ("private_key", "aws_access_key", "github_token", "slack_token", "slack_webhook",
+// "google_api_key", "stripe_key", "openai_key", "jwt", "assigned_secret").
+std::size_t redact_secrets(std::string& text, std::map<std::string, std::size_t>* by_kind);
+
+}  // namespace strata::context::detail

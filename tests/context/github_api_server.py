@@ -1,0 +1,172 @@
+#!/usr/bin/python3
+"""A local stand-in for api.github.com used by tests/context/live_test.cpp.
+
+Answers in GitHub's REST formats with the behaviours a live connector must survive:
+Link-header pagination, 429 with Retry-After, 503, a truncated body, a rate-limit-exhausted
+response (X-RateLimit-Remaining: 0), and a repository that always fails (500).
+Usage: github_api_server.py <port-file> <log-file>. Binds 127.0.0.1 on a free port, writes
+the port to <port-file>, logs "METHOD PATH AUTH" per request to <log-file>.
+"""
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlparse, parse_qs
+
+port_file, log_file = sys.argv[1], sys.argv[2]
+lock = threading.Lock()
+seen = {}
+
+
+def once(key):
+    """True the first time `key` is asked about."""
+    with lock:
+        first = key not in seen
+        seen[key] = True
+        return first
+
+
+def user(login):
+    return {"login": login, "id": abs(hash(login)) % 100000, "type": "User"}
+
+
+def pull(n, updated, author, body=""):
+    return {"number": n, "title": "Pull %d" % n, "state": "open", "user": user(author), "body": body,
+            "created_at": "2024-03-01T00:00:00Z", "updated_at": updated, "merged_at": None,
+            "html_url": "https://github.com/acme/api/pull/%d" % n, "base": {"ref": "main"}, "head": {"ref": "f%d" % n}}
+
+
+PULLS = [pull(3, "2024-03-05T00:00:00Z", "alice", "Fixes #4"), pull(2, "2024-03-04T00:00:00Z", "bob"),
+         pull(1, "2024-03-01T00:00:00Z", "carol")]
+
+
+class Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def send_json(self, value, status=200, headers=None):
+        body = json.dumps(value).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def link(self, path, page, last):
+        host = "http://127.0.0.1:%d" % self.server.server_address[1]
+        if page >= last:
+            return {}
+        return {"Link": '<%s%s?page=%d&per_page=100>; rel="next", <%s%s?page=%d>; rel="last"' % (
+            host, path, page + 1, host, path, last)}
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        q = parse_qs(url.query)
+        page = int(q.get("page", ["1"])[0])
+        path = url.path
+        with lock:
+            with open(log_file, "a") as f:
+                f.write("GET %s %s\n" % (self.path, self.headers.get("Authorization", "-")))
+        if path.startswith("/api/"):
+            return self.slack(path[5:], q)
+        if path.startswith("/repos/broken/"):
+            return self.send_json({"message": "Server Error"}, 500)
+        if path == "/repos/acme/api":
+            return self.send_json({"full_name": "acme/api", "private": True})
+        if path == "/repos/acme/api/pulls":
+            if page == 2 and once("pulls-429"):
+                return self.send_json({"message": "rate limited"}, 429, {"Retry-After": "3"})
+            pages = [PULLS[0:2], PULLS[2:3]]
+            return self.send_json(pages[page - 1] if page <= 2 else [], 200, self.link(path, page, 2))
+        if path == "/repos/acme/api/pulls/1/reviews":
+            if once("reviews-503"):
+                return self.send_json({"message": "unavailable"}, 503)
+            return self.send_json([{"id": 11, "user": user("dave"), "state": "APPROVED", "body": "ok",
+                                    "submitted_at": "2024-03-01T01:00:00Z"}])
+        if path == "/repos/acme/api/pulls/2/reviews":
+            reviews = [[{"id": 21, "user": user("erin"), "state": "CHANGES_REQUESTED", "body": "no",
+                         "submitted_at": "2024-03-04T01:00:00Z"}],
+                       [{"id": 22, "user": user("erin"), "state": "APPROVED", "body": "yes",
+                         "submitted_at": "2024-03-04T02:00:00Z"}]]
+            return self.send_json(reviews[page - 1] if page <= 2 else [], 200, self.link(path, page, 2))
+        if path == "/repos/acme/api/pulls/3/comments":
+            body = json.dumps([{"id": 31, "user": user("bob"), "path": "src/a.cc", "line": 7, "body": "why",
+                                "created_at": "2024-03-05T00:00:00Z"}]).encode()
+            if once("comments-truncated"):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body) + 500))
+                self.end_headers()
+                self.wfile.write(body[: len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            return self.send_json(json.loads(body))
+        if path == "/repos/acme/api/pulls/3/files":
+            return self.send_json([{"filename": "src/a.cc", "status": "modified"}])
+        if path == "/repos/acme/api/issues":
+            issues = [{"number": 4, "title": "Crash on start", "state": "open", "user": user("frank"), "body": "",
+                       "created_at": "2024-03-02T00:00:00Z", "updated_at": "2024-03-02T00:00:00Z"},
+                      {"number": 3, "title": "Pull 3", "pull_request": {"url": "x"}, "user": user("alice"),
+                       "updated_at": "2024-03-05T00:00:00Z"}]
+            if "since" in q:
+                issues = [i for i in issues if i["updated_at"] >= q["since"][0]]
+            return self.send_json(issues, 200, {"X-RateLimit-Remaining": "0",
+                                                "X-RateLimit-Reset": str(int(time.time()) + 2)})
+        if path == "/repos/acme/api/issues/4/comments":
+            return self.send_json([{"id": 41, "user": user("alice"), "body": "on it",
+                                    "created_at": "2024-03-02T01:00:00Z"}])
+        if path.startswith("/repos/acme/api/"):
+            return self.send_json([])
+        return self.send_json({"message": "Not Found"}, 404)
+
+
+    def slack(self, method, q):
+        """Slack Web API: cursor pagination, a 429, a channel the token is not in."""
+        channel = q.get("channel", [""])[0]
+        cursor = q.get("cursor", [""])[0]
+        oldest = float(q.get("oldest", ["0"])[0])
+
+        def msg(ts, user, text, **extra):
+            m = {"type": "message", "user": user, "text": text, "ts": ts}
+            m.update(extra)
+            return m
+
+        def page(key, items, next_cursor=""):
+            return self.send_json({"ok": True, key: items, "has_more": bool(next_cursor),
+                                   "response_metadata": {"next_cursor": next_cursor}})
+
+        if method == "conversations.list":
+            if not cursor:
+                return page("channels", [{"id": "C1", "name": "general", "is_private": False}], "p2")
+            return page("channels", [{"id": "G1", "name": "secret", "is_private": True},
+                                     {"id": "C2", "name": "nojoin", "is_private": False}])
+        if method == "conversations.members" and channel == "G1":
+            return page("members", ["U1", "U2"])
+        if method == "conversations.history":
+            if channel == "C1":
+                pages = {"": ([msg("100.000100", "U1", "deploy tonight?", reply_count=1),
+                               msg("101.000000", "U2", "release notes are up")], "h2"),
+                         "h2": ([msg("102.000000", "U3", "rollback plan ready")], "")}
+                items, nxt = pages.get(cursor, ([], ""))
+                return page("messages", [m for m in items if float(m["ts"]) > oldest], nxt)
+            if channel == "G1":
+                if once("slack-429"):
+                    return self.send_json({"ok": False, "error": "ratelimited"}, 429, {"Retry-After": "2"})
+                return page("messages", [m for m in [msg("200.000000", "U1", "secret plan")] if float(m["ts"]) > oldest])
+            return self.send_json({"ok": False, "error": "not_in_channel"})
+        if method == "conversations.replies" and channel == "C1":
+            return page("messages", [msg("100.000100", "U1", "deploy tonight?", reply_count=1),
+                                     msg("100.500000", "U2", "yes at 9", thread_ts="100.000100")])
+        return self.send_json({"ok": False, "error": "unknown_method"})
+
+
+server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+with open(port_file + ".tmp", "w") as f:
+    f.write(str(server.server_address[1]))
+import os
+os.rename(port_file + ".tmp", port_file)
+server.serve_forever()

@@ -1,0 +1,194 @@
+// Live connectors against a local HTTP server that answers in GitHub's formats
+// (tests/context/github_api_server.py): pagination, 429 + Retry-After, 5xx, a truncated body,
+// rate-limit headers, credentials, and a source that keeps failing.
+#include <catch2/catch.hpp>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <strata/context/engine.h>
+#include <strata/context/live.h>
+
+#include "context/connector_test_util.h"
+#include "context/context_test_util.h"
+#include "context/live/http_client.h"
+
+using namespace strata;
+using namespace strata::context;
+using strata::test::ContextTempDir;
+using strata::test::RecordingSink;
+
+namespace {
+
+// Starts the Python server; stops it at scope exit.
+class ApiServer {
+ public:
+  explicit ApiServer(const ContextTempDir& dir) : port_file_(dir.path("port")), log_(dir.path("requests.log")) {
+    const std::string script = std::string(STRATA_SOURCE_DIR) + "/tests/context/github_api_server.py";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::execl("/usr/bin/python3", "python3", script.c_str(), port_file_.c_str(), log_.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200 && port_ == 0; ++i) {
+      std::ifstream in(port_file_);
+      if (in >> port_) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  ~ApiServer() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int status = 0;
+      ::waitpid(pid_, &status, 0);
+    }
+  }
+  int port() const { return port_; }
+  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  std::string port_file_, log_;
+  pid_t pid_ = -1;
+  int port_ = 0;
+};
+
+std::size_t count(const std::string& s, const std::string& what) {
+  std::size_t n = 0;
+  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("http: Link headers", "[context][live]") {
+  using strata::context::detail::next_link;
+  CHECK(next_link(R"(<https://api.github.com/x?page=2>; rel="next", <https://api.github.com/x?page=5>; rel="last")") ==
+        "https://api.github.com/x?page=2");
+  CHECK(next_link(R"(<https://a/x?page=1>; rel="prev", <https://a/x?page=3>; rel="next")") == "https://a/x?page=3");
+  CHECK(next_link(R"(<https://a/x?page=5>; rel="last")").empty());
+  CHECK(next_link("").empty());
+  CHECK(next_link("<unterminated").empty());
+}
+
+TEST_CASE("github live: pagination, 429, 5xx, truncated bodies, rate limits, credentials", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  std::vector<std::chrono::milliseconds> waits;
+  LiveHttpOptions http{.base_url = server.base(),
+                       .credentials = [] { return std::string("Bearer test-token"); },
+                       .initial_backoff = std::chrono::milliseconds(100),
+                       .sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); }};
+  auto c = make_github_live_connector({.http = http, .repository = "acme/api"});
+  RecordingSink sink;
+  auto r = c->scan("", sink);
+  REQUIRE(r.ok());
+  CHECK(r->cursor == "2024-03-05T00:00:00Z");
+  // Both pages of pull requests, both pages of #2's reviews, #1's review after a 503, #3's
+  // comment after a truncated body, the issue and its comment.
+  for (const char* path : {"github:acme/api/pull/1", "github:acme/api/pull/2", "github:acme/api/pull/3",
+                           "github:acme/api/pull/1/review/11", "github:acme/api/pull/2/review/21",
+                           "github:acme/api/pull/2/review/22", "github:acme/api/pull/3/comment/31",
+                           "github:acme/api/issue/4", "github:acme/api/issue/4/comment/41"}) {
+    INFO(path);
+    CHECK(sink.has(path));
+  }
+  CHECK(sink.at("github:acme/api/pull/3").links == std::vector<std::string>{"github:acme/api/issue/4"});
+  CHECK(sink.at("github:acme/api/pull/3").changed_paths == std::vector<std::string>{"src/a.cc"});
+  CHECK(sink.at("github:acme/api/pull/2/review/22").status == "approved");
+  CHECK(sink.at("github:acme/api/pull/1").access.empty());  // private, no access configured
+  CHECK(sink.skips.empty());
+  // Waits: Retry-After 3 s for the 429; backoff for the 503 and the truncated body; the
+  // exhausted rate limit delays the request after the issues listing.
+  REQUIRE(waits.size() >= 4);
+  CHECK(std::count(waits.begin(), waits.end(), std::chrono::milliseconds(3000)) == 1);
+  CHECK(std::count(waits.begin(), waits.end(), std::chrono::milliseconds(100)) >= 2);
+  const std::string log = server.log();
+  CHECK(count(log, "Bearer test-token") == count(log, "GET "));
+  CHECK(count(log, "GET /repos/acme/api/pulls?page=2") == 2);       // retried after the 429
+  CHECK(count(log, "GET /repos/acme/api/pulls/1/reviews") == 2);   // retried after the 503
+  CHECK(count(log, "GET /repos/acme/api/pulls/3/comments") == 2);  // retried after truncation
+
+  // Incremental: from the cursor, the issues listing asks with since= and the pulls listing stops
+  // at the first page; nothing changed, so nothing is written.
+  const auto puts = sink.puts;
+  auto again = c->scan(r->cursor, sink);
+  REQUIRE(again.ok());
+  CHECK(sink.puts == puts);
+  CHECK(server.log().find("since=2024-03-05T00:00:00Z") != std::string::npos);
+}
+
+TEST_CASE("github live: a source that keeps failing fails the ingest and keeps the cursor", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  std::vector<std::chrono::milliseconds> waits;
+  LiveHttpOptions http{.base_url = server.base(), .max_attempts = 3,
+                       .sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); }};
+  auto engine = ContextEngine::open({.index_path = t.path("ctx.db")});
+  REQUIRE(engine.ok());
+  auto broken = make_github_live_connector({.http = http, .repository = "broken/api", .access = std::vector<std::string>{"*"}});
+  auto r = (*engine)->ingest(*broken);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == StatusCode::kUnavailable);
+  CHECK(r.status().message().find("after 3 attempts") != std::string::npos);
+  CHECK(waits.size() == 2);
+  CHECK(waits[1] == 2 * waits[0]);  // exponential backoff
+  auto stats = (*engine)->stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->cursors.count("github") == 0);
+  // A connection refused is a transport error, retried the same way.
+  LiveHttpOptions refused{.base_url = "http://127.0.0.1:1", .max_attempts = 2, .sleep = [](std::chrono::milliseconds) {}};
+  RecordingSink sink;
+  auto nothing = make_github_live_connector({.http = refused, .repository = "acme/api", .access = std::vector<std::string>{"*"}});
+  CHECK(nothing->scan("", sink).status().code() == StatusCode::kUnavailable);
+  // A 404 is not retried.
+  LiveHttpOptions ok_http{.base_url = server.base(), .sleep = [](std::chrono::milliseconds) {}};
+  RecordingSink s2;
+  auto missing = make_github_live_connector({.http = ok_http, .repository = "nobody/here"});
+  CHECK(missing->scan("", s2).status().code() == StatusCode::kNotFound);
+}
+
+TEST_CASE("slack live: cursor pagination, private members, threads, 429, unreadable channels", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  std::vector<std::chrono::milliseconds> waits;
+  LiveHttpOptions http{.base_url = server.base(),
+                       .credentials = [] { return std::string("Bearer xoxb-test"); },
+                       .sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); }};
+  auto c = make_slack_live_connector({.http = http, .public_access = {"slack:acme"}});
+  RecordingSink sink;
+  auto r = c->scan("", sink);
+  REQUIRE(r.ok());
+  CHECK(r->cursor == "200.000000");
+  CHECK(sink.at("slack:C1/100.000100").access == std::vector<std::string>{"slack:acme"});
+  CHECK(sink.has("slack:C1/101.000000"));
+  CHECK(sink.has("slack:C1/102.000000"));                                       // second history page
+  CHECK(sink.at("slack:C1/100.500000").parent == "slack:C1/100.000100");        // from conversations.replies
+  CHECK(sink.at("slack:G1/200.000000").access == std::vector<std::string>{"slack:U1", "slack:U2"});
+  CHECK(std::count(waits.begin(), waits.end(), std::chrono::milliseconds(2000)) == 1);  // Retry-After
+  auto unreadable = sink.skips_for("slack:C2");
+  REQUIRE(unreadable.size() == 1);
+  CHECK(unreadable[0].detail.find("not_in_channel") != std::string::npos);
+  CHECK(count(server.log(), "Bearer xoxb-test") == count(server.log(), "GET "));
+  // From the cursor: history asks oldest=<cursor>; nothing new is written.
+  const auto puts = sink.puts;
+  REQUIRE(c->scan(r->cursor, sink).ok());
+  CHECK(sink.puts == puts);
+  CHECK(server.log().find("oldest=200.000000") != std::string::npos);
+}

@@ -1,0 +1,239 @@
+// People: one identity per person (mapping + conservative heuristics) and the social graph
+// queries (owners, experts, reviewers for a change, collaboration), all under permissions.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include <strata/context/connectors.h>
+#include <strata/context/engine.h>
+#include <strata/context/people.h>
+
+#include "context/context_test_util.h"
+
+using namespace strata;
+using namespace strata::context;
+using strata::test::ContextTempDir;
+
+namespace {
+
+class DocsConnector final : public Connector {
+ public:
+  DocsConnector(std::string id, std::vector<Document> docs) : id_(std::move(id)), docs_(std::move(docs)) {}
+  std::string id() const override { return id_; }
+  Result<ScanResult> scan(std::string_view, IngestSink& sink) override {
+    for (auto& d : docs_) STRATA_RETURN_IF_ERROR(sink.put(d));
+    return ScanResult{};
+  }
+
+ private:
+  std::string id_;
+  std::vector<Document> docs_;
+};
+
+const char* kMapping = R"({"people": [
+  {"id": "alice", "name": "Alice A", "accounts": ["github:alice", "git:Alice@Acme.io"]},
+  {"id": "bob", "name": "Bob B", "accounts": ["github:bob", "slack:U2"]},
+  {"id": "carol", "accounts": ["github:carol"]}]})";
+
+constexpr std::int64_t kDay = 86400;
+constexpr std::int64_t kNow = 1'750'000'000;
+
+Document make(DocumentKind kind, std::string path, std::string author, std::int64_t t, std::vector<std::string> access,
+              std::string content = "") {
+  Document d;
+  d.kind = kind;
+  d.path = std::move(path);
+  if (!author.empty()) d.authors.push_back(std::move(author));
+  d.timestamp = t;
+  d.access = std::move(access);
+  d.content = content.empty() ? d.path : std::move(content);
+  return d;
+}
+
+std::vector<Document> graph_docs() {
+  const std::vector<std::string> repo = {"team:api"};
+  std::vector<Document> docs;
+  // Commits: alice mostly and recently on src/upload.cc; dave long ago.
+  for (int i = 0; i < 6; ++i) {
+    auto c = make(DocumentKind::kCommit, "c" + std::to_string(i), "Alice <alice@acme.io>", kNow - i * kDay, {"*"},
+                  "upload retry change " + std::to_string(i));
+    c.changed_paths = {"src/upload.cc"};
+    docs.push_back(c);
+  }
+  for (int i = 0; i < 6; ++i) {
+    auto c = make(DocumentKind::kCommit, "d" + std::to_string(i), "Dave <dave@acme.io>", kNow - 1000 * kDay, {"*"},
+                  "old upload work " + std::to_string(i));
+    c.changed_paths = {"src/upload.cc", "src/net/http.cc"};
+    docs.push_back(c);
+  }
+  // A pull request by alice, reviewed by bob (changes requested, then approved), a comment by erin.
+  auto pr = make(DocumentKind::kPullRequest, "github:acme/api/pull/12", "github:alice", kNow - 2 * kDay, repo,
+                 "Retry uploads on 503 with exponential backoff");
+  pr.changed_paths = {"src/upload.cc", "src/retry.h"};
+  docs.push_back(pr);
+  auto r1 = make(DocumentKind::kReview, "github:acme/api/pull/12/review/1", "github:bob", kNow - 2 * kDay, repo, "cap the backoff");
+  r1.status = "changes_requested";
+  r1.parent = pr.path;
+  docs.push_back(r1);
+  auto r2 = make(DocumentKind::kReview, "github:acme/api/pull/12/review/2", "github:bob", kNow - kDay, repo, "lgtm");
+  r2.status = "approved";
+  r2.parent = pr.path;
+  docs.push_back(r2);
+  auto cm = make(DocumentKind::kReviewComment, "github:acme/api/pull/12/comment/3", "github:erin", kNow - kDay, repo,
+                 "nit: name the constant");
+  cm.parent = pr.path;
+  docs.push_back(cm);
+  // A Slack thread on the same topic: bob (as slack:U2) and alice.
+  auto m1 = make(DocumentKind::kChatMessage, "slack:C1/1.0", "slack:U2", kNow, {"*"}, "is the backoff retry fix deployed");
+  docs.push_back(m1);
+  auto m2 = make(DocumentKind::kChatMessage, "slack:C1/2.0", "slack:U1", kNow, {"*"}, "yes the backoff retry shipped");
+  m2.parent = m1.path;
+  docs.push_back(m2);
+  return docs;
+}
+
+std::vector<std::string> persons(const std::vector<PersonScore>& v) {
+  std::vector<std::string> out;
+  for (const auto& p : v) out.push_back(p.person);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("identities: mapping file and strong signals only", "[context][people]") {
+  auto ids = Identities::from_mapping(kMapping);
+  REQUIRE(ids.ok());
+  ids->observe("slack:U1", "alice@acme.io", "Alice");             // same email as a mapped git account
+  ids->observe("jira:5b10", "ALICE@acme.io ");                     // case and spaces do not matter
+  ids->observe("git:12345+carol@users.noreply.github.com");        // GitHub noreply names github:carol
+  ids->observe("slack:U7", "noreply@acme.io");                     // a role address: never merged
+  ids->observe("slack:U8", "noreply@acme.io");
+  ids->observe("slack:U9", "", "Bob B");                           // same display name as bob: not merged
+  ids->observe("slack:U10", "frank@acme.io");                      // unmapped people link to each other
+  ids->observe("jira:frank", "frank@acme.io");
+  CHECK(ids->person_of("github:alice") == "alice");
+  CHECK(ids->person_of("git:alice@acme.io") == "alice");
+  CHECK(ids->person_of("slack:U1") == "alice");
+  CHECK(ids->reason("slack:U1") == "email alice@acme.io");
+  CHECK(ids->person_of("jira:5b10") == "alice");
+  CHECK(ids->person_of("git:12345+carol@users.noreply.github.com") == "carol");
+  CHECK(ids->reason("git:12345+carol@users.noreply.github.com") == "github noreply");
+  CHECK(ids->person_of("slack:U7") == "slack:U7");
+  CHECK(ids->person_of("slack:U8") == "slack:U8");
+  CHECK(ids->person_of("slack:U9") == "slack:U9");
+  CHECK(ids->person_of("slack:U10") == ids->person_of("jira:frank"));
+  CHECK(ids->person_of("github:unknown") == "github:unknown");
+  CHECK(ids->accounts_of("alice") ==
+        std::vector<std::string>{"git:alice@acme.io", "github:alice", "jira:5b10", "slack:U1"});
+  const Principal p = ids->principal_for("bob");
+  CHECK(p.id == "bob");
+  CHECK(p.groups == std::vector<std::string>{"github:bob", "slack:U2"});
+  CHECK(ids->name_of("alice") == "Alice A");
+  CHECK(Identities::weak_email("ci@acme.io"));
+  CHECK(Identities::weak_email("dependabot[bot]@users.noreply.github.com"));
+  CHECK(Identities::weak_email("root@localhost"));
+  CHECK_FALSE(Identities::weak_email("alice@acme.io"));
+
+  // An email shared by accounts of two mapped people links nobody else to either.
+  ids->observe("github:bob", "shared@acme.io");
+  ids->observe("github:carol", "shared@acme.io");
+  ids->observe("slack:U11", "shared@acme.io");
+  CHECK(ids->person_of("github:bob") == "bob");
+  CHECK(ids->person_of("github:carol") == "carol");
+  CHECK(ids->person_of("slack:U11") == "slack:U11");
+
+  CHECK_FALSE(Identities::from_mapping("{").ok());
+  CHECK_FALSE(Identities::from_mapping(R"({"people": [{"accounts": []}]})").ok());
+  CHECK_FALSE(Identities::from_mapping(R"({"people": [{"id": "a", "accounts": ["x:1"]}, {"id": "b", "accounts": ["x:1"]}]})").ok());
+  CHECK_FALSE(Identities::from_mapping(R"({"people": [{"id": "a", "accounts": ["nocolon"]}]})").ok());
+}
+
+TEST_CASE("people: owners, experts, reviewers for a change, collaboration", "[context][people]") {
+  ContextTempDir t;
+  t.write("CODEOWNERS", "*  @acme/everyone\n/src/net/ @carol\n");
+  {
+    auto engine = ContextEngine::open({.index_path = t.path("ctx.db")});
+    REQUIRE(engine.ok());
+    DocsConnector docs("sor", graph_docs());
+    REQUIRE((*engine)->ingest(docs).ok());
+    auto owners = make_codeowners_connector({.path = t.path("CODEOWNERS")});
+    REQUIRE((*engine)->ingest(*owners).ok());
+  }
+  auto ids = Identities::from_mapping(kMapping);
+  REQUIRE(ids.ok());
+  ids->observe("slack:U1", "alice@acme.io");
+  auto people = People::open({.index_path = t.path("ctx.db"), .identities = *ids, .now = kNow});
+  REQUIRE(people.ok());
+  Principal insider = ids->principal_for("alice");
+  insider.groups.push_back("team:api");  // a member of the private repository
+  const Principal outsider{"guest", {}};
+
+  SECTION("owners of a path: CODEOWNERS, then recency-weighted commit share") {
+    auto net = (*people)->owners_of_path("src/net/http.cc", outsider);
+    REQUIRE(net.ok());
+    REQUIRE_FALSE(net->empty());
+    CHECK(net->front().person == "carol");
+    CHECK(net->front().why.front().name == "codeowners");
+    auto upload = (*people)->owners_of_path("src/upload.cc", insider);
+    REQUIRE(upload.ok());
+    const auto names = persons(*upload);
+    REQUIRE(names.size() >= 3);
+    // The team from CODEOWNERS, then alice (recent commits, the pull request) above dave (old).
+    const auto pos = [&](const std::string& p) { return std::find(names.begin(), names.end(), p) - names.begin(); };
+    CHECK(pos("alice") < pos("git:dave@acme.io"));
+    CHECK(pos("github-team:acme/everyone") < static_cast<long>(names.size()));
+    // The directory: its files' commits count.
+    auto dir = (*people)->owners_of_path("src", insider);
+    REQUIRE(dir.ok());
+    CHECK(std::find(persons(*dir).begin(), persons(*dir).end(), "alice") != persons(*dir).end());
+  }
+  SECTION("who reviewed changes like this one") {
+    auto r = (*people)->reviewers_for({"src/upload.cc"}, insider);
+    REQUIRE(r.ok());
+    REQUIRE_FALSE(r->empty());
+    CHECK(r->front().person == "bob");
+    CHECK(persons(*r) == std::vector<std::string>{"bob", "github:erin"});
+    // Same directory, different file: still found, with less weight.
+    auto near = (*people)->reviewers_for({"src/other.cc"}, insider);
+    REQUIRE(near.ok());
+    REQUIRE_FALSE(near->empty());
+    CHECK(near->front().person == "bob");
+    CHECK(near->front().score < r->front().score);
+    // The repository is private to team:api members: nothing for an outsider.
+    auto hidden = (*people)->reviewers_for({"src/upload.cc"}, outsider);
+    REQUIRE(hidden.ok());
+    CHECK(hidden->empty());
+    CHECK_FALSE((*people)->reviewers_for({}, insider).ok());
+  }
+  SECTION("experts on a topic, from readable documents only") {
+    const Principal member{"alice", {"team:api", "github:alice", "git:alice@acme.io", "slack:U1"}};
+    auto e = (*people)->experts_on("backoff retry", member);
+    REQUIRE(e.ok());
+    const auto names = persons(*e);
+    CHECK(std::find(names.begin(), names.end(), "alice") != names.end());
+    CHECK(std::find(names.begin(), names.end(), "bob") != names.end());
+    auto outside = (*people)->experts_on("exponential backoff 503", outsider);
+    REQUIRE(outside.ok());
+    for (const auto& p : *outside) CHECK(p.person != "github:erin");  // erin only appears in the private repo
+  }
+  SECTION("collaboration strength") {
+    const Principal member{"x", {"team:api"}};
+    auto ab = (*people)->collaboration("alice", "bob", member);
+    auto ae = (*people)->collaboration("alice", "github:erin", member);
+    auto ad = (*people)->collaboration("alice", "git:dave@acme.io", member);
+    REQUIRE(ab.ok());
+    REQUIRE(ae.ok());
+    REQUIRE(ad.ok());
+    CHECK(ab->by_kind["reviewed"] > 0);     // bob reviewed alice's pull request
+    CHECK(ab->by_kind["same_thread"] > 0);  // and they talked in the same Slack thread
+    CHECK(ab->strength > ae->strength);
+    CHECK(ad->by_kind["same_files"] > 0);
+    auto sym = (*people)->collaboration("bob", "alice", member);
+    REQUIRE(sym.ok());
+    CHECK(sym->strength == Approx(ab->strength));
+    auto hidden = (*people)->collaboration("alice", "bob", Principal{"guest", {}});
+    REQUIRE(hidden.ok());
+    CHECK(hidden->by_kind["reviewed"] == 0);
+  }
+}

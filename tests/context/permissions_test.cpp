@@ -1,0 +1,291 @@
+// Fail-closed permissions: the principal filter is inside the index query (before ranking,
+// the top-k LIMIT, term statistics, snippets and packing); the audit log; secret redaction.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <strata/context/connectors.h>
+#include <strata/context/engine.h>
+
+#include "context/context_test_util.h"
+#include "context/redact.h"
+
+using namespace strata;
+using namespace strata::context;
+using strata::test::ContextTempDir;
+
+namespace {
+
+class VectorConnector final : public Connector {
+ public:
+  VectorConnector(std::string id, std::vector<Document> docs) : id_(std::move(id)), docs_(std::move(docs)) {}
+  std::string id() const override { return id_; }
+  Result<ScanResult> scan(std::string_view, IngestSink& sink) override {
+    for (auto& d : docs_) {
+      if (sink.unchanged(d.path, content_hash(d.content))) continue;
+      STRATA_RETURN_IF_ERROR(sink.put(d));
+    }
+    return ScanResult{};
+  }
+
+ private:
+  std::string id_;
+  std::vector<Document> docs_;
+};
+
+Document doc(std::string path, std::string content, std::vector<std::string> access,
+             DocumentKind kind = DocumentKind::kChatMessage) {
+  Document d;
+  d.kind = kind;
+  d.path = std::move(path);
+  d.content = std::move(content);
+  d.access = std::move(access);
+  return d;
+}
+
+std::unique_ptr<ContextEngine> open_engine(EngineOptions o) {
+  auto e = ContextEngine::open(std::move(o));
+  REQUIRE(e.ok());
+  return std::move(*e);
+}
+
+Principal as(std::string id, std::vector<std::string> groups = {}) { return Principal{std::move(id), std::move(groups)}; }
+
+bool mentions(const RetrieveResult& r, const std::string& word) {
+  for (const auto& f : r.files) {
+    if (f.path.find(word) != std::string::npos) return true;
+    for (const auto& w : f.why) {
+      if (w.detail.find(word) != std::string::npos) return true;
+    }
+  }
+  for (const auto& s : r.spans) {
+    if (s.path.find(word) != std::string::npos || s.symbol.find(word) != std::string::npos) return true;
+  }
+  for (const auto& t : r.terms) {
+    if (t.find(word) != std::string::npos) return true;
+  }
+  return false;
+}
+
+std::vector<Document> corpus() {
+  std::vector<Document> docs;
+  docs.push_back(doc("slack:C1/1.0", "deploy the billing service after lunch", {"*"}));
+  docs.push_back(doc("slack:C1/2.0", "the billing dashboard is slow today", {"*"}));
+  docs.push_back(doc("slack:G1/1.0", "zanzibar quokka acquisition closes friday, billing unaffected",
+                     {"slack:U1", "group:board"}));
+  docs.push_back(doc("jira:SEC-1", "nobody-may-read xylophone marmalade", {}));
+  docs.push_back(doc("jira:OPS-1", "billing outage postmortem", {"group:ops"}));
+  return docs;
+}
+
+}  // namespace
+
+TEST_CASE("permissions: a principal never sees a forbidden document", "[context][permissions]") {
+  ContextTempDir t;
+  auto engine = open_engine({.index_path = t.path("ctx.db")});
+  VectorConnector c("chat", corpus());
+  REQUIRE(engine->ingest(c).ok());
+
+  SECTION("a query of a secret's unique words returns nothing to others") {
+    for (const auto& who : {as(""), as("slack:U2"), as("mallory", {"group:ops"})}) {
+      auto r = engine->retrieve({.text = "zanzibar quokka acquisition", .principal = who});
+      REQUIRE(r.ok());
+      CHECK(r->files.empty());
+      CHECK(r->spans.empty());
+      CHECK(r->terms.empty());  // the words are not even known to exist
+      CHECK_FALSE(mentions(*r, "zanzibar"));
+      CHECK_FALSE(mentions(*r, "G1"));
+      auto p = engine->pack({.text = "zanzibar quokka acquisition", .principal = who}, {});
+      REQUIRE(p.ok());
+      CHECK(p->items.empty());
+      CHECK(p->omitted.empty());
+      // The task is echoed; nothing of the document is.
+      CHECK(p->render().find("friday") == std::string::npos);
+      CHECK(p->render().find("G1") == std::string::npos);
+    }
+  }
+  SECTION("members and groups see it, in results, spans and packets") {
+    for (const auto& who : {as("slack:U1"), as("someone", {"group:board"})}) {
+      auto r = engine->retrieve({.text = "zanzibar quokka acquisition", .principal = who});
+      REQUIRE(r.ok());
+      REQUIRE(r->files.size() == 1);
+      CHECK(r->files[0].path == "slack:G1/1.0");
+      auto p = engine->pack({.text = "zanzibar quokka acquisition", .principal = who}, {});
+      REQUIRE(p.ok());
+      CHECK(p->render().find("zanzibar quokka") != std::string::npos);
+    }
+  }
+  SECTION("naming a forbidden document's path, as a path or a stack frame, finds nothing") {
+    for (const char* text : {"what is in slack:G1/1.0", "File \"slack:G1/1.0\", line 1, in secret\nError",
+                             "G1 1.0 zanzibar"}) {
+      auto r = engine->retrieve({.text = text, .principal = as("slack:U2")});
+      REQUIRE(r.ok());
+      for (const auto& f : r->files) CHECK(f.path.rfind("slack:C1/", 0) == 0);  // public ones only
+      CHECK_FALSE(mentions(*r, "G1/1.0"));
+    }
+  }
+  SECTION("an empty access list is readable by nobody") {
+    for (const auto& who : {as(""), as("slack:U1", {"group:board", "group:ops"}), as("*")}) {
+      auto r = engine->retrieve({.text = "xylophone marmalade", .principal = who});
+      REQUIRE(r.ok());
+      CHECK(r->files.empty());
+      CHECK_FALSE(mentions(*r, "xylophone"));
+    }
+  }
+  SECTION("shared words: only the readable documents rank, and counts do not include the rest") {
+    auto r = engine->retrieve({.text = "billing", .principal = as("")});
+    REQUIRE(r.ok());
+    std::vector<std::string> paths;
+    for (const auto& f : r->files) paths.push_back(f.path);
+    std::sort(paths.begin(), paths.end());
+    CHECK(paths == std::vector<std::string>{"slack:C1/1.0", "slack:C1/2.0"});
+    auto ops = engine->retrieve({.text = "billing", .principal = as("x", {"group:ops"})});
+    REQUIRE(ops.ok());
+    CHECK(ops->files.size() == 3);
+  }
+}
+
+TEST_CASE("permissions: the filter runs before the top-k, not after it", "[context][permissions]") {
+  // 450 documents only alice may read outrank bob's single document; a filter applied after a
+  // top-400 candidate query would leave bob with nothing.
+  ContextTempDir t;
+  auto engine = open_engine({.index_path = t.path("ctx.db")});
+  std::vector<Document> docs;
+  for (int i = 0; i < 450; ++i) {
+    docs.push_back(doc("slack:A/" + std::to_string(i), "widget widget widget widget tag" + std::string(1, static_cast<char>('a' + i % 26)) +
+                           std::string(1, static_cast<char>('a' + i / 26)),
+                       {"alice"}));
+  }
+  docs.push_back(doc("slack:B/1", "a long message that mentions a widget once among many other ordinary words "
+                                  "about lunch plans and the weather and the train timetable",
+                     {"bob"}));
+  VectorConnector c("chat", docs);
+  REQUIRE(engine->ingest(c).ok());
+  auto r = engine->retrieve({.text = "widget", .principal = as("bob")});
+  REQUIRE(r.ok());
+  REQUIRE(r->files.size() == 1);
+  CHECK(r->files[0].path == "slack:B/1");
+  // And the other way round: bob's words are unknown to alice.
+  auto a = engine->retrieve({.text = "lunch plans weather timetable", .max_files = 1000, .principal = as("alice")});
+  REQUIRE(a.ok());
+  CHECK(a->files.empty());
+  CHECK(a->terms.empty());
+  auto a2 = engine->retrieve({.text = "tagra", .principal = as("alice")});
+  REQUIRE(a2.ok());
+  REQUIRE_FALSE(a2->files.empty());
+  CHECK(a2->files[0].path == "slack:A/17");
+}
+
+TEST_CASE("permissions: connectors' access lists end to end", "[context][permissions]") {
+  ContextTempDir t;
+  t.write("slack/channels.json", R"([{"id": "C1", "name": "general", "members": ["U1", "U2"]}])");
+  t.write("slack/groups.json", R"([{"id": "G1", "name": "hr", "members": ["U1"]}])");
+  t.write("slack/general/2024-01-01.json", R"([{"type": "message", "user": "U2", "text": "offsite in lisbon", "ts": "1.0"}])");
+  t.write("slack/hr/2024-01-01.json", R"([{"type": "message", "user": "U1", "text": "salary review for lisbon office", "ts": "2.0"}])");
+  auto engine = open_engine({.index_path = t.path("ctx.db")});
+  auto slack = make_slack_export_connector({.root = t.path("slack"), .public_access = {"slack:workspace"}});
+  REQUIRE(engine->ingest(*slack).ok());
+  auto outsider = engine->retrieve({.text = "lisbon", .principal = as("guest")});
+  REQUIRE(outsider.ok());
+  CHECK(outsider->files.empty());
+  auto u2 = engine->retrieve({.text = "lisbon salary", .principal = as("bob", {"slack:workspace", "slack:U2"})});
+  REQUIRE(u2.ok());
+  REQUIRE(u2->files.size() == 1);
+  CHECK(u2->files[0].path == "slack:C1/1.0");
+  CHECK_FALSE(mentions(*u2, "salary"));
+  auto u1 = engine->retrieve({.text = "lisbon salary", .principal = as("alice", {"slack:workspace", "slack:U1"})});
+  REQUIRE(u1.ok());
+  CHECK(u1->files.size() == 2);
+  CHECK(u1->files[0].path == "slack:G1/2.0");
+}
+
+TEST_CASE("audit log: what was served to whom; an unwritable log serves nothing", "[context][permissions]") {
+  ContextTempDir t;
+  std::mutex mu;
+  std::vector<AuditRecord> records;
+  auto engine = open_engine({.index_path = t.path("ctx.db"),
+                             .audit = [&](const AuditRecord& r) {
+                               std::lock_guard lock(mu);
+                               records.push_back(r);
+                             },
+                             .audit_log_path = t.path("audit.jsonl")});
+  VectorConnector c("chat", corpus());
+  REQUIRE(engine->ingest(c).ok());
+  REQUIRE(engine->retrieve({.text = "billing", .principal = as("carol", {"group:ops"})}).ok());
+  REQUIRE(engine->pack({.text = "zanzibar", .principal = as("dave")}, {}).ok());
+  REQUIRE(records.size() == 2);
+  CHECK(records[0].principal == "carol");
+  CHECK(records[0].groups == std::vector<std::string>{"group:ops"});
+  CHECK(records[0].query == "billing");
+  CHECK(records[0].served.size() == 3);
+  CHECK(records[1].principal == "dave");
+  CHECK(records[1].served.empty());
+  std::ifstream in(t.path("audit.jsonl"));
+  std::string line1, line2, line3;
+  REQUIRE(std::getline(in, line1));
+  REQUIRE(std::getline(in, line2));
+  CHECK_FALSE(std::getline(in, line3));
+  CHECK(line1.find("\"principal\":\"carol\"") != std::string::npos);
+  CHECK(line1.find("jira:OPS-1") != std::string::npos);
+  CHECK(line2.find("\"served\":[]") != std::string::npos);
+
+  // The log cannot be written: the query fails and serves nothing.
+  auto closed = open_engine({.index_path = t.path("ctx2.db"), .audit_log_path = t.path("no/such/dir/audit.jsonl")});
+  REQUIRE(closed->ingest(c).ok());
+  auto r = closed->retrieve({.text = "billing", .principal = as("")});
+  CHECK(r.status().code() == StatusCode::kUnavailable);
+}
+
+TEST_CASE("secrets: redacted at ingest and counted", "[context][permissions]") {
+  using strata::context::detail::redact_secrets;
+  std::map<std::string, std::size_t> kinds;
+  std::string text =
+      "aws AKIAIOSFODNN7EXAMPLE here\n"
+      "token ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789 end\n"
+      "slack xoxb-123456789012-abcdefABCDEF\n"
+      "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA\nabcdef\n-----END RSA PRIVATE KEY-----\n"
+      "jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U\n"
+      "DB_PASSWORD = \"s3cr3tPassw0rdValue\"\n"
+      "password = get_password_from_vault()\n"
+      "AKIA is a prefix, so is ghp_ short\n";
+  const auto lines_before = std::count(text.begin(), text.end(), '\n');
+  const std::size_t n = redact_secrets(text, &kinds);
+  CHECK(n == 6);
+  CHECK(kinds["aws_access_key"] == 1);
+  CHECK(kinds["github_token"] == 1);
+  CHECK(kinds["slack_token"] == 1);
+  CHECK(kinds["private_key"] == 1);
+  CHECK(kinds["jwt"] == 1);
+  CHECK(kinds["assigned_secret"] == 1);
+  CHECK(std::count(text.begin(), text.end(), '\n') == lines_before);  // line numbers stay
+  CHECK(text.find("AKIAIOSFODNN7EXAMPLE") == std::string::npos);
+  CHECK(text.find("MIIEowIBAAKCAQEA") == std::string::npos);
+  CHECK(text.find("s3cr3tPassw0rdValue") == std::string::npos);
+  CHECK(text.find("get_password_from_vault()") != std::string::npos);  // code, not a secret
+  CHECK(text.find("AKIA is a prefix, so is ghp_ short") != std::string::npos);
+  CHECK(text.find("[REDACTED:private_key]") != std::string::npos);
+
+  ContextTempDir t;
+  auto engine = open_engine({.index_path = t.path("ctx.db")});
+  VectorConnector c("chat", {doc("slack:C1/9.0", "here is the key AKIAIOSFODNN7EXAMPLE for the bucket", {"*"})});
+  auto report = engine->ingest(c);
+  REQUIRE(report.ok());
+  CHECK(report->redacted == 1);
+  CHECK(report->redacted_by_kind["aws_access_key"] == 1);
+  auto r = engine->retrieve({.text = "AKIAIOSFODNN7EXAMPLE", .principal = as("")});
+  REQUIRE(r.ok());
+  CHECK(r->files.empty());
+  auto p = engine->pack({.text = "key for the bucket", .principal = as("")}, {});
+  REQUIRE(p.ok());
+  CHECK(p->render().find("bucket") != std::string::npos);
+  CHECK(p->render().find("AKIAIOSFODNN7EXAMPLE") == std::string::npos);
+  // Re-ingest of the same bytes is "unchanged" (the hash is of the bytes as read).
+  auto again = engine->ingest(c);
+  REQUIRE(again.ok());
+  CHECK(again->unchanged == 1);
+  CHECK(again->added + again->updated == 0);
+}
