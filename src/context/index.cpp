@@ -3,7 +3,6 @@
 #include <sys/stat.h>
 
 #include <algorithm>
-#include <cmath>
 
 #include "context/sqlite_util.h"
 
@@ -205,28 +204,6 @@ Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
   if (rc != SQLITE_DONE) return sqlite_error(db, "load chunks");
   Stmt commits(db, "SELECT count(*) FROM commits");
   if (commits.ok() && commits.step() == SQLITE_ROW) cat->commits = static_cast<std::size_t>(commits.int64(0));
-  if (cat->commits > 0) {
-    Stmt fixes(db,
-               "SELECT cf.path, count(*) FROM commit_files cf JOIN commits c ON c.id = cf.commit_id"
-               " WHERE instr(c.access, char(10) || '*' || char(10)) > 0"
-               " AND (c.title LIKE '%fix%' OR c.title LIKE '%bug%' OR c.title LIKE '%issue%')"
-               " AND (SELECT count(*) FROM commit_files n WHERE n.commit_id = c.id) <= 50"
-               " GROUP BY cf.path");
-    if (!fixes.ok()) return sqlite_error(db, "load fix counts");
-    std::vector<double> counts(cat->files.size(), 0);
-    double top = 0;
-    while ((rc = fixes.step()) == SQLITE_ROW) {
-      auto it = cat->by_path.find(fixes.text(0));
-      if (it == cat->by_path.end()) continue;
-      counts[it->second] = std::log1p(static_cast<double>(fixes.int64(1)));
-      top = std::max(top, counts[it->second]);
-    }
-    if (rc != SQLITE_DONE) return sqlite_error(db, "load fix counts");
-    cat->fix_prior.resize(cat->files.size(), 0.0f);
-    for (std::size_t i = 0; i < counts.size(); ++i) {
-      cat->fix_prior[i] = top > 0 ? static_cast<float>(counts[i] / top) : 0.0f;
-    }
-  }
   Stmt head(db, "SELECT commit_hash FROM cursors WHERE commit_hash != '' ORDER BY "
                 "(connector = 'code') DESC, rowid LIMIT 1");
   if (head.ok() && head.step() == SQLITE_ROW) cat->index_commit = head.text(0);

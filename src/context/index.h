@@ -52,10 +52,6 @@ struct Catalog {
   std::unordered_map<std::string, std::vector<Definition>> definitions;  // lowercase name
   std::size_t chunks = 0;
   std::size_t commits = 0;
-  // Per file (parallel to `files`): how often fixes changed it, log-scaled to [0, 1] (1 = the
-  // most fixed file); empty without history. Counts public commits whose title says fix/bug/
-  // issue and that changed at most 50 files.
-  std::vector<float> fix_prior;
   std::string index_commit;
 };
 
