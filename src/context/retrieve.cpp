@@ -34,11 +34,11 @@ constexpr double kTestPenalty = 0.35;
 constexpr double kVendoredPenalty = 0.5;
 constexpr double kProsePenalty = 0.6;
 constexpr double kW_embedding = 0.5;
-constexpr double kW_chunk = 1.0;
+constexpr double kW_chunk = 0.6;
 // Chunk evidence: how many of the best candidates are read, and how strongly a long
 // function's coverage is discounted ((lines / 8) ^ exponent).
 constexpr std::size_t kChunkCandidates = 15;
-constexpr double kChunkLengthExponent = 0.25;
+constexpr double kChunkLengthExponent = 0.5;
 constexpr std::size_t kEmbedCandidates = 30;
 constexpr std::size_t kEmbedBytes = 2048;
 // Per-field BM25 weights (path, symbols, body).
