@@ -35,9 +35,10 @@ namespace {
 
 using detail::GitignoreMatcher;
 
-// Reads a whole file (up to limit + 1 bytes). errno-style message on failure.
-bool read_file(const std::string& path, std::size_t limit, std::string& out, std::string& error) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+// Reads a whole file (up to limit + 1 bytes), `path` relative to the directory `dir_fd`
+// (or AT_FDCWD). errno-style message on failure.
+bool read_file_at(int dir_fd, const char* path, std::size_t limit, std::string& out, std::string& error) {
+  const int fd = ::openat(dir_fd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
     error = std::strerror(errno);
     return false;
@@ -59,6 +60,18 @@ bool read_file(const std::string& path, std::size_t limit, std::string& out, std
   ::close(fd);
   return true;
 }
+
+bool read_file(const std::string& path, std::size_t limit, std::string& out, std::string& error) {
+  return read_file_at(AT_FDCWD, path.c_str(), limit, out, error);
+}
+
+// Closes a descriptor when the scope ends.
+struct FdCloser {
+  int fd = -1;
+  ~FdCloser() {
+    if (fd >= 0) ::close(fd);
+  }
+};
 
 class CodeTreeConnector final : public Connector {
  public:
@@ -128,16 +141,25 @@ class CodeTreeConnector final : public Connector {
       return ok_status();
     }
     const std::string abs_dir = rel_dir.empty() ? options_.root : options_.root + "/" + rel_dir;
+    // Everything below is relative to the directory's descriptor: no per-file walk of the
+    // whole path in the kernel.
+    FdCloser dir_fd{::open(abs_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    if (dir_fd.fd < 0) {
+      sink.skipped(rel_dir.empty() ? "." : rel_dir, SkipReason::kUnreadable, std::strerror(errno));
+      return ok_status();
+    }
     std::string text, error;
-    const bool pushed = read_file(abs_dir + "/.gitignore", 1 << 20, text, error);
+    const bool pushed = read_file_at(dir_fd.fd, ".gitignore", 1 << 20, text, error);
     if (pushed) {
       GitignoreMatcher m;
       m.add_patterns(text);
       levels_.emplace_back(rel_dir, std::move(m));
     }
-    DIR* dir = ::opendir(abs_dir.c_str());
+    const int list_fd = ::dup(dir_fd.fd);
+    DIR* dir = list_fd < 0 ? nullptr : ::fdopendir(list_fd);
     if (dir == nullptr) {
       sink.skipped(rel_dir.empty() ? "." : rel_dir, SkipReason::kUnreadable, std::strerror(errno));
+      if (list_fd >= 0) ::close(list_fd);
       if (pushed) levels_.pop_back();
       return ok_status();
     }
@@ -155,7 +177,7 @@ class CodeTreeConnector final : public Connector {
       const std::string rel = rel_dir.empty() ? name : rel_dir + "/" + name;
       const std::string abs = options_.root + "/" + rel;
       struct stat lst {};
-      if (::lstat(abs.c_str(), &lst) != 0) {
+      if (::fstatat(dir_fd.fd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
         sink.skipped(rel, SkipReason::kUnreadable, std::strerror(errno));
         continue;
       }
@@ -192,15 +214,16 @@ class CodeTreeConnector final : public Connector {
         continue;
       }
       if (!S_ISREG(st.st_mode)) continue;
-      status = visit_file(rel, abs, static_cast<std::size_t>(st.st_size), S_ISLNK(lst.st_mode), sink);
+      status = visit_file(rel, abs, dir_fd.fd, name, st, S_ISLNK(lst.st_mode), sink);
       if (!status.ok()) break;
     }
     if (pushed) levels_.pop_back();
     return status;
   }
 
-  Status visit_file(const std::string& rel, const std::string& abs, std::size_t size,
-                    bool via_link, IngestSink& sink) {
+  Status visit_file(const std::string& rel, const std::string& abs, int dir_fd, const std::string& name,
+                    const struct stat& st, bool via_link, IngestSink& sink) {
+    const auto size = static_cast<std::size_t>(st.st_size);
     if (sink.cancelled()) return cancelled_error("ingest cancelled");
     if (!detail::valid_utf8(rel)) {
       sink.skipped(rel, SkipReason::kUnreadable, "path is not valid UTF-8");
@@ -210,9 +233,18 @@ class CodeTreeConnector final : public Connector {
       sink.skipped(rel, SkipReason::kTooLarge, std::to_string(size) + " bytes");
       return ok_status();
     }
+    FileStamp stamp;
+    stamp.size = static_cast<std::int64_t>(st.st_size);
+    stamp.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+    stamp.ctime_ns = options_.trust_ctime
+                         ? static_cast<std::int64_t>(st.st_ctim.tv_sec) * 1000000000 + st.st_ctim.tv_nsec
+                         : 0;
+    stamp.inode = static_cast<std::uint64_t>(st.st_ino);
+    if (sink.unchanged_stamp(rel, stamp)) return ok_status();
+    sink.note_read(rel);
     std::string content, error;
     const bool ok = via_link ? read_followed(abs, content, error)
-                             : read_file(abs, options_.max_file_bytes, content, error);
+                             : read_file_at(dir_fd, name.c_str(), options_.max_file_bytes, content, error);
     if (!ok) {
       sink.skipped(rel, SkipReason::kUnreadable, error);
       return ok_status();
@@ -234,14 +266,19 @@ class CodeTreeConnector final : public Connector {
       return ok_status();
     }
     const std::string hash = content_hash(content);
-    if (sink.unchanged(rel, hash)) return ok_status();
+    if (sink.unchanged(rel, hash)) {
+      sink.record_stamp(rel, stamp);
+      return ok_status();
+    }
     Document doc;
     doc.kind = DocumentKind::kFile;
     doc.path = rel;
     doc.commit = commit_;
     doc.uri = abs;
     doc.content = std::move(content);
-    return sink.put(std::move(doc));
+    Status s = sink.put(std::move(doc));
+    if (s.ok()) sink.record_stamp(rel, stamp);
+    return s;
   }
 
   bool read_followed(const std::string& abs, std::string& out, std::string& error) {

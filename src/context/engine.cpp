@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -95,10 +96,21 @@ class IndexSink final : public IngestSink {
       : db_(db), source_(std::move(source)), report_(report), options_(options), redact_(redact) {}
 
   Status prepare() {
-    Stmt files(db_, "SELECT id, path, hash FROM files WHERE source = ?1");
+    timespec now{};
+    ::clock_gettime(CLOCK_REALTIME, &now);
+    scan_start_ns_ = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
+    Stmt files(db_, "SELECT f.id, f.path, f.hash, coalesce(s.size, -1), s.mtime, s.ctime, s.ino,"
+                    " coalesce(s.seen, 0)"
+                    " FROM files f INDEXED BY files_key LEFT JOIN file_stamps s ON s.file_id = f.id"
+                    " WHERE f.source = ?1");
     if (!files.ok()) return sqlite_error(db_, "read files");
     files.bind(1, source_);
-    while (files.step() == SQLITE_ROW) existing_[files.text(1)] = {files.int64(0), files.text(2), false};
+    while (files.step() == SQLITE_ROW) {
+      Existing e{files.int64(0), files.text(2), false};
+      e.stamp = {files.int64(3), files.int64(4), files.int64(5), static_cast<std::uint64_t>(files.int64(6))};
+      e.stamp_seen = files.int64(7);
+      existing_[files.text(1)] = std::move(e);
+    }
     Stmt commits(db_, "SELECT id, hash, key_hash FROM commits WHERE source = ?1");
     if (!commits.ok()) return sqlite_error(db_, "read commits");
     commits.bind(1, source_);
@@ -116,6 +128,36 @@ class IndexSink final : public IngestSink {
     }
     return same;
   }
+
+  bool unchanged_stamp(std::string_view path, const FileStamp& stamp) override {
+    auto it = existing_.find(std::string(path));
+    if (it == existing_.end() || it->second.commit || it->second.stamp_seen == 0 || stamp.size < 0) return false;
+    // Racy-git rule: a stamp recorded less than kRacyNs after the file's mtime cannot tell a
+    // same-size rewrite within the timestamp granularity from no change: hash it instead.
+    if (!(it->second.stamp == stamp) || stamp.mtime_ns > it->second.stamp_seen - kRacyNs) return false;
+    seen_.insert(it->first);
+    ++report_.unchanged;
+    ++report_.unchanged_by_stamp;
+    tick(path);
+    return true;
+  }
+
+  void record_stamp(std::string_view path, const FileStamp& stamp) override {
+    auto it = existing_.find(std::string(path));
+    if (it == existing_.end() || it->second.commit) return;
+    if (it->second.stamp == stamp && it->second.stamp_seen == scan_start_ns_) return;
+    Stmt& up = stmt(12, "INSERT OR REPLACE INTO file_stamps(file_id, size, mtime, ctime, ino, seen)"
+                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
+    up.bind(1, it->second.id).bind(2, stamp.size).bind(3, stamp.mtime_ns).bind(4, stamp.ctime_ns)
+        .bind(5, static_cast<std::int64_t>(stamp.inode)).bind(6, scan_start_ns_);
+    // A stamp that cannot be written only costs a read next time.
+    if (step_done(up, "record stamp").ok()) {
+      it->second.stamp = stamp;
+      it->second.stamp_seen = scan_start_ns_;
+    }
+  }
+
+  void note_read(std::string_view /*path*/) override { ++report_.files_read; }
 
   Status put(Document doc) override {
     if (doc.path.empty()) return invalid_argument_error("document without a path");
@@ -172,10 +214,16 @@ class IndexSink final : public IngestSink {
   }
 
  private:
+  // A stamp is trusted only when recorded at least this long after the file's mtime: more
+  // than any file system's timestamp granularity (FAT: 2 s) and the kernel's coarse clock.
+  static constexpr std::int64_t kRacyNs = 2'000'000'000;
+
   struct Existing {
     std::int64_t id = 0;
     std::string hash;
     bool commit = false;
+    FileStamp stamp{};
+    std::int64_t stamp_seen = 0;  // CLOCK_REALTIME ns when the stamp was recorded; 0 = none
   };
 
   IngestProgress progress(std::string_view current) const {
@@ -212,7 +260,8 @@ class IndexSink final : public IngestSink {
   Status delete_file(std::int64_t id) {
     STRATA_RETURN_IF_ERROR(step_done(stmt(0, "DELETE FROM files WHERE id = ?1").bind(1, id), "delete file"));
     STRATA_RETURN_IF_ERROR(step_done(stmt(1, "DELETE FROM files_fts WHERE rowid = ?1").bind(1, id), "delete file terms"));
-    return step_done(stmt(2, "DELETE FROM chunks WHERE file_id = ?1").bind(1, id), "delete chunks");
+    STRATA_RETURN_IF_ERROR(step_done(stmt(2, "DELETE FROM chunks WHERE file_id = ?1").bind(1, id), "delete chunks"));
+    return step_done(stmt(13, "DELETE FROM file_stamps WHERE file_id = ?1").bind(1, id), "delete stamp");
   }
 
   Status delete_commit(std::int64_t id) {
@@ -309,7 +358,8 @@ class IndexSink final : public IngestSink {
   std::size_t written_ = 0;
   std::size_t skipped_ = 0;
   std::size_t ticks_ = 0;
-  Stmt stmts_[12];
+  std::int64_t scan_start_ns_ = 0;
+  Stmt stmts_[14];
 };
 
 }  // namespace
@@ -327,11 +377,17 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   }
   if (id.empty()) return invalid_argument_error("connector id is empty");
   report.connector = id;
+  std::string previous_commit;
+  bool had_cursor = false;
   {
-    Stmt cur(db, "SELECT cursor FROM cursors WHERE connector = ?1");
+    Stmt cur(db, "SELECT cursor, commit_hash FROM cursors WHERE connector = ?1");
     if (!cur.ok()) return sqlite_error(db, "read cursor");
     cur.bind(1, id);
-    if (cur.step() == SQLITE_ROW) report.previous_cursor = cur.text(0);
+    if (cur.step() == SQLITE_ROW) {
+      report.previous_cursor = cur.text(0);
+      previous_commit = cur.text(1);
+      had_cursor = true;
+    }
   }
   STRATA_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE"));
   auto fail = [&](Status s) {
@@ -354,9 +410,10 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   if (scanned->complete) {
     s = sink.remove_unseen();
     if (!s.ok()) return fail(s);
-    // Unchanged files now reflect the new commit too.
-    Stmt stamp(db, "UPDATE files SET commit_hash = ?1 WHERE source = ?2 AND commit_hash != ?1");
-    stamp.bind(1, scanned->commit).bind(2, id);
+    // Unchanged files now reflect the new commit too: '' stands for the connector's commit
+    // (saved with its cursor below), so only rows written by this scan are touched.
+    Stmt stamp(db, "UPDATE files SET commit_hash = '' WHERE source = ?1 AND commit_hash != ''");
+    stamp.bind(1, id);
     if (!stamp.ok() || stamp.step() != SQLITE_DONE) return fail(sqlite_error(db, "stamp commit"));
   }
   Stmt save(db, "INSERT INTO cursors(connector, cursor, commit_hash) VALUES(?1, ?2, ?3)"
@@ -368,7 +425,11 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   report.cursor = scanned->cursor;
   report.commit = scanned->commit;
   sink.final_progress();
-  {
+  // The catalog mirrors files, chunks, commits and the cursors' commits: rebuild it only
+  // when one of them changed (a no-op re-ingest of a large tree stays cheap).
+  const bool changed = report.added + report.updated + report.removed > 0 || !had_cursor ||
+                       previous_commit != scanned->commit;
+  if (changed) {
     std::lock_guard read_lock(read_mu_);
     auto catalog = load_catalog(reader_.get());
     if (!catalog.ok()) return catalog.status();

@@ -40,6 +40,20 @@ CREATE INDEX commit_files_commit ON commit_files(commit_id);
 CREATE INDEX commit_files_path ON commit_files(path);
 )sql";
 
+// Added after version 1 first shipped; created when missing, so older indexes gain them on
+// open (their files have no stamps yet: each is read once more, then stamped).
+//   file_stamps  stat stamp of each file when it was last read (the re-ingest fast path);
+//                kept apart from files so reading stamps never walks content overflow pages
+//   files_key    covering index: a re-ingest loads (path, hash) without touching file rows
+//   files_commit finds the rows whose commit must be re-stamped without a table scan
+const char* const kSchemaAdditions = R"sql(
+CREATE TABLE IF NOT EXISTS file_stamps(
+  file_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
+  ctime INTEGER NOT NULL, ino INTEGER NOT NULL, seen INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS files_key ON files(source, path, hash);
+CREATE INDEX IF NOT EXISTS files_commit ON files(source, commit_hash);
+)sql";
+
 }  // namespace
 
 std::string module_of(std::string_view path) {
@@ -101,9 +115,23 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
   }
   STRATA_RETURN_IF_ERROR(exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                                         " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"));
+  if (!fresh && create_schema) {
+    Stmt probe(db.get(), "SELECT 1 FROM sqlite_schema WHERE name = 'files_commit'");
+    if (!probe.ok()) return sqlite_error(db.get(), "read schema");
+    if (probe.step() != SQLITE_ROW) {
+      STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));
+      Status s = exec(db.get(), kSchemaAdditions);
+      if (!s.ok()) {
+        (void)exec(db.get(), "ROLLBACK");
+        return s;
+      }
+      STRATA_RETURN_IF_ERROR(exec(db.get(), "COMMIT"));
+    }
+  }
   if (fresh) {
     STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));
     Status s = exec(db.get(), kSchema);
+    if (s.ok()) s = exec(db.get(), kSchemaAdditions);
     if (s.ok()) {
       Stmt meta(db.get(), "INSERT INTO meta(key, value) VALUES('format', ?1), ('version', ?2)");
       meta.bind(1, std::string_view(kFormat)).bind(2, std::string_view(kVersion));
@@ -120,7 +148,11 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
 
 Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
   auto cat = std::make_shared<Catalog>();
-  Stmt files(db, "SELECT id, path, commit_hash, access, flags, bytes FROM files ORDER BY id");
+  // commit_hash '' = the commit of the file's connector (complete scans store it once, in
+  // cursors, instead of re-stamping every row on each new commit).
+  Stmt files(db, "SELECT f.id, f.path, CASE WHEN f.commit_hash = '' THEN coalesce(c.commit_hash, '')"
+                 " ELSE f.commit_hash END, f.access, f.flags, f.bytes"
+                 " FROM files f LEFT JOIN cursors c ON c.connector = f.source ORDER BY f.id");
   if (!files.ok()) return sqlite_error(db, "load files");
   int rc;
   while ((rc = files.step()) == SQLITE_ROW) {

@@ -5,6 +5,7 @@
 //   stack_trace a file in a traceback the task quotes (deeper frames count more)
 //   history     past commit messages that match the task, credited to the files they changed
 //   co_change   files that changed together with the strongest candidates
+//   chunk       the best single function or method of a top candidate: query terms it holds
 //   test/vendored penalty unless the task is about tests
 #include <algorithm>
 #include <cmath>
@@ -34,6 +35,11 @@ constexpr double kTestPenalty = 0.35;
 constexpr double kVendoredPenalty = 0.5;
 constexpr double kProsePenalty = 0.6;
 constexpr double kW_embedding = 0.5;
+constexpr double kW_chunk = 0.6;
+// Chunk evidence: how many of the best candidates are read, and how strongly a long
+// function's coverage is discounted ((lines / 8) ^ exponent).
+constexpr std::size_t kChunkCandidates = 15;
+constexpr double kChunkLengthExponent = 0.5;
 constexpr std::size_t kEmbedCandidates = 30;
 constexpr std::size_t kEmbedBytes = 2048;
 // Per-field BM25 weights (path, symbols, body).
@@ -62,6 +68,20 @@ std::string fts_query(const std::vector<std::string>& terms) {
     q += '"';
   }
   return q;
+}
+
+// True when `path` ends with `suffix_lower` (already lowercase), ignoring ASCII case, at a
+// path-component boundary. No allocation: it runs once per file and written path suffix.
+bool ends_with_component(std::string_view path, std::string_view suffix_lower) {
+  if (path.size() < suffix_lower.size()) return false;
+  const std::size_t off = path.size() - suffix_lower.size();
+  if (off > 0 && path[off - 1] != '/') return false;
+  for (std::size_t i = 0; i < suffix_lower.size(); ++i) {
+    char c = path[off + i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+    if (c != suffix_lower[i]) return false;
+  }
+  return true;
 }
 
 std::string join(const std::vector<std::string>& v, std::size_t max) {
@@ -194,9 +214,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     std::string_view v = lp;
     while (!v.empty() && !found) {
       for (std::uint32_t f = 0; f < cat->files.size(); ++f) {
-        const std::string& fp = cat->files[f].path;
-        if (fp.size() >= v.size() && lower(fp.substr(fp.size() - v.size())) == v &&
-            (fp.size() == v.size() || fp[fp.size() - v.size() - 1] == '/')) {
+        if (ends_with_component(cat->files[f].path, v)) {
           credit_path(f, v.find('/') != std::string_view::npos ? 1.0 : 0.6, "names " + p);
           found = true;
         }
@@ -356,6 +374,67 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     }
   }
 
+  // Chunk evidence: a file whose single function or method holds many of the task's terms is
+  // more likely the place than one whose matches are scattered over a large file (file-level
+  // BM25 favours long files that mention everything). Scored for the best candidates only.
+  std::unordered_map<std::uint32_t, double> chunk_score;
+  if (!ranked.empty() && !ranked_terms.empty()) {
+    std::unordered_map<std::string, double> tw;
+    for (const auto& [w, t] : ranked_terms) tw[t] = w;
+    Stmt body_st(db, "SELECT content FROM files WHERE id = ?1");
+    Stmt chunk_st(db, "SELECT start_line, end_line FROM chunks WHERE file_id = ?1 AND kind IN (?2, ?3)");
+    if (!body_st.ok() || !chunk_st.ok()) return sqlite_error(db, "read chunks");
+    const std::size_t n = std::min(ranked.size(), kChunkCandidates);
+    double best = 0;
+    for (std::size_t k = 0; k < n; ++k) {
+      const auto& f = cat->files[ranked[k].file];
+      body_st.reset().bind(1, f.id);
+      if (body_st.step() != SQLITE_ROW) continue;
+      const std::string body = body_st.text(0);
+      std::vector<std::size_t> starts{0};
+      for (std::size_t i = 0; i < body.size(); ++i) {
+        if (body[i] == '\n' && i + 1 < body.size()) starts.push_back(i + 1);
+      }
+      chunk_st.reset().bind(1, f.id).bind(2, static_cast<std::int64_t>(ChunkKind::kFunction))
+          .bind(3, static_cast<std::int64_t>(ChunkKind::kMethod));
+      double top = 0;
+      while (chunk_st.step() == SQLITE_ROW) {
+        const auto sl = static_cast<std::size_t>(std::max<std::int64_t>(1, chunk_st.int64(0)));
+        const auto el = static_cast<std::size_t>(std::max<std::int64_t>(1, chunk_st.int64(1)));
+        const std::size_t b = starts[std::min(starts.size() - 1, sl - 1)];
+        const std::size_t e = el < starts.size() ? starts[el] : body.size();
+        if (e <= b) continue;
+        const std::string terms_in = index_terms(std::string_view(body).substr(b, e - b));
+        std::unordered_set<std::string_view> present;
+        std::string_view rest = terms_in;
+        while (!rest.empty()) {
+          const auto sp = rest.find(' ');
+          present.insert(rest.substr(0, sp));
+          if (sp == std::string_view::npos) break;
+          rest.remove_prefix(sp + 1);
+        }
+        double sc = 0;
+        for (const auto& [t, w] : tw) {
+          if (present.count(t)) sc += w;
+        }
+        const double lines = static_cast<double>(el - sl + 1);
+        sc /= std::pow(std::max(8.0, lines) / 8.0, kChunkLengthExponent);
+        top = std::max(top, sc);
+      }
+      chunk_score[ranked[k].file] = top;
+      best = std::max(best, top);
+    }
+    if (best > 0) {
+      for (auto& r : ranked) {
+        auto it = chunk_score.find(r.file);
+        if (it == chunk_score.end()) continue;
+        it->second /= best;
+        r.score += kW_chunk * it->second;
+      }
+      std::sort(ranked.begin(), ranked.end(), order);
+    }
+  }
+
   // Optional dense rerank of the best lexical candidates.
   std::unordered_map<std::uint32_t, double> embedding_score;
   if (options_.embedder && !ranked.empty()) {
@@ -417,6 +496,9 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       hit.why.push_back({"history", kW_history * s.history, "commits: " + join(s.history_why, 2)});
     }
     if (s.co_change > 0) hit.why.push_back({"co_change", kW_cochange * s.co_change, "changed with top files"});
+    if (auto c = chunk_score.find(r.file); c != chunk_score.end() && c->second > 0) {
+      hit.why.push_back({"chunk", kW_chunk * c->second, "a function or method holds the task's terms"});
+    }
     if (auto e = embedding_score.find(r.file); e != embedding_score.end() && e->second > 0) {
       hit.why.push_back({"embedding", kW_embedding * e->second, options_.embedder->name()});
     }

@@ -4,7 +4,9 @@
 // reads each text file and hands it to the engine, which chunks it by language. Binary, huge,
 // generated and unreadable files, very long lines and symlinks that leave the tree are
 // skipped and counted. The cursor is the commit of HEAD (when the tree is a git work tree).
-// Every scan is complete: files that disappeared are removed from the index.
+// Every scan is complete: files that disappeared are removed from the index. A re-scan reads
+// only files whose stat stamp (size, mtime, ctime, inode) differs from the one recorded at the
+// last ingest, or whose stamp was recorded too soon after the file changed to be trusted.
 //
 // Thread safety: distinct objects: safe. Shared objects: unsafe.
 #pragma once
@@ -33,6 +35,11 @@ struct CodeTreeOptions {
   std::size_t max_line_bytes = 20000;
   // Follow symlinks that stay inside the tree. Default: false (symlinks are skipped).
   bool follow_symlinks = false;
+  // Compare the status change time (ctime) too when deciding from a file's stat stamp that
+  // it is unchanged (like git's core.trustctime). Turn off where other tools touch ctime
+  // (backup or indexing daemons); size, mtime, inode and the racy-time rule still apply.
+  // Default: true.
+  bool trust_ctime = true;
 };
 
 // REQUIRES: options.root names a directory (checked by scan(), which returns kNotFound).

@@ -30,6 +30,17 @@ enum class SkipReason : std::uint8_t {
 };
 std::string_view to_string(SkipReason reason) noexcept;
 
+// What stat(2) says about a file. A connector over a file system passes it to the sink so a
+// re-ingest can skip reading files whose stamp has not changed since the last ingest (as git's
+// index does); the content hash stays the truth whenever the stamp cannot be trusted.
+struct FileStamp {
+  std::int64_t size = 0;
+  std::int64_t mtime_ns = 0;  // modification time, ns since the epoch
+  std::int64_t ctime_ns = 0;  // status change time, ns since the epoch (0 = not compared)
+  std::uint64_t inode = 0;
+  friend bool operator==(const FileStamp&, const FileStamp&) = default;
+};
+
 // Where a connector reports what it found. Implemented by the engine (and by test fakes).
 class IngestSink {
  public:
@@ -38,6 +49,18 @@ class IngestSink {
   // (content_hash() of its bytes); the connector then need not put() it. Either way the
   // path counts as still present for this scan.
   virtual bool unchanged(std::string_view path, std::string_view hash) = 0;
+  // Fast path before reading a file: true when the index holds `path` from this connector
+  // with exactly `stamp`, recorded at least 2 s after the stamp's mtime (a stamp recorded
+  // sooner is "racy": a same-size rewrite within the file system's timestamp granularity
+  // could leave it unchanged, so the file must be read and hashed). When true the path
+  // counts as unchanged and the connector need not read it. Default: false (always read).
+  virtual bool unchanged_stamp(std::string_view /*path*/, const FileStamp& /*stamp*/) { return false; }
+  // Records the stamp of `path`, which the connector just reported with unchanged() (true)
+  // or put(); the stamp was taken before the contents were read. Default: ignored.
+  virtual void record_stamp(std::string_view /*path*/, const FileStamp& /*stamp*/) {}
+  // Counts one file whose contents the connector read (IngestReport::files_read).
+  // Default: ignored.
+  virtual void note_read(std::string_view /*path*/) {}
   // Adds or replaces the document at document.path. Errors end the scan.
   virtual Status put(Document document) = 0;
   // Removes the document at `path` (no-op when absent).

@@ -145,6 +145,8 @@ struct IngestReport {
   std::size_t added = 0;
   std::size_t updated = 0;
   std::size_t unchanged = 0;
+  std::size_t unchanged_by_stamp = 0;  // of `unchanged`: skipped by their stat stamp, not read
+  std::size_t files_read = 0;          // files whose contents the connector read
   std::size_t removed = 0;
   std::size_t chunks = 0;           // chunks written
   std::size_t bytes = 0;            // bytes of documents written
