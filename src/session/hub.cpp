@@ -663,7 +663,8 @@ void HubImpl::follow_loop() {
   constexpr std::size_t kMaxEvents = 1000;
   auto backoff = std::chrono::milliseconds(50);
   std::vector<TailCursor> cursors;
-  std::vector<std::shared_ptr<LiveSession>> followed;
+  // Weak: a session followed during a wait may still be evicted as idle meanwhile.
+  std::vector<std::weak_ptr<LiveSession>> followed;
   std::vector<std::string> epochs;
   while (!follow_stopping_.load()) {
     cursors.clear();
@@ -695,7 +696,9 @@ void HubImpl::follow_loop() {
     for (auto& batch : *batches) {
       for (std::size_t i = 0; i < cursors.size(); ++i) {
         if (cursors[i].session != batch.session) continue;
-        LiveSession& live = *followed[i];
+        auto held = followed[i].lock();
+        if (!held) break;
+        LiveSession& live = *held;
         std::lock_guard follow(live.follow_mu);
         {
           std::lock_guard lock(live.mu);

@@ -446,3 +446,26 @@ TEST_CASE("redis: the store refuses what a run writes after the run ended, atomi
   auto info = store->info("s").value();
   CHECK(info.head == 6);
 }
+
+TEST_CASE("multinode: idle sessions are evicted from a node that follows them",
+          "[redis][multinode][hub]") {
+  auto& server = test::shared_redis_server();
+  const auto prefix = test::unique_redis_prefix();
+  HubOptions o;
+  o.store = open_redis_store(server.store_options(prefix)).value();
+  o.maintenance_interval = 0ms;
+  o.idle_session_ttl = 1ms;
+  auto hub = Hub::open(o).value();
+  REQUIRE(hub->append("s", test::draft("t"), test::producer("p")).ok());
+  std::this_thread::sleep_for(50ms);  // the follower is now waiting on the session
+  // The follower's wait does not keep the session in memory.
+  REQUIRE(eventually([&] { return hub->run_maintenance().sessions_evicted == 1; }, 5s));
+  // It is loaded and followed again on next use: another node's append reaches it.
+  Collector seen;
+  auto sub = hub->subscribe("s", {}, seen.handler()).value();
+  auto other = Hub::open(HubOptions{.store = open_redis_store(server.store_options(prefix)).value(),
+                                    .maintenance_interval = 0ms}).value();
+  auto r = other->append("s", test::draft("t2"), test::producer("q")).value();
+  REQUIRE(seen.wait_for_offset(r.last_offset));
+  CHECK(seen.events().back().type == "t2");
+}
