@@ -149,7 +149,15 @@ std::size_t redact_secrets(std::string& text, std::map<std::string, std::size_t>
   out.reserve(text.size());
   std::size_t at = 0, count = 0;
   for (const auto& s : spans) {
-    if (s.begin < at) continue;  // inside a span already redacted
+    if (s.begin < at) {
+      // Overlaps the span just redacted: that redaction grows to cover this one's end too
+      // (dropping it would leave its tail — a private key's body — in the clear).
+      for (std::size_t i = at; i < s.end; ++i) {
+        if (text[i] == '\n') out += '\n';
+      }
+      at = std::max(at, s.end);
+      continue;
+    }
     out.append(text, at, s.begin - at);
     out += "[REDACTED:";
     out += s.kind;

@@ -289,3 +289,19 @@ TEST_CASE("secrets: redacted at ingest and counted", "[context][permissions]") {
   CHECK(again->unchanged == 1);
   CHECK(again->added + again->updated == 0);
 }
+
+TEST_CASE("redaction: a secret overlapping a private key never leaves the key's tail in the clear",
+          "[context][redact]") {
+  // A token value that runs into a PEM header: the two spans overlap, and the redaction must
+  // cover both (found by fuzz_redact; its input is a seed).
+  std::string text =
+      "auth_token= \"abcdefgh12345678-----BEGIN RSA PRIVATE KEY-----\nMIIEsecretbody\n"
+      "-----END RSA PRIVATE KEY-----\nafter\n";
+  const std::string before = text;
+  const std::size_t n = detail::redact_secrets(text, nullptr);
+  CHECK(n >= 1);
+  CHECK(text.find("MIIEsecretbody") == std::string::npos);
+  CHECK(text.find("PRIVATE KEY") == std::string::npos);
+  CHECK(std::count(text.begin(), text.end(), '\n') == std::count(before.begin(), before.end(), '\n'));
+  CHECK(text.find("after") != std::string::npos);
+}
