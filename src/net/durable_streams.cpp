@@ -1051,6 +1051,19 @@ DurableStreams::Outcome Engine::append_stream(const HttpRequest& request, const 
       return producer && s->closed_by && s->closed_by->id == producer->id && s->closed_by->epoch == producer->epoch &&
              s->closed_by->seq == producer->seq;
     };
+    // The stream is (now) closed: 2xx with its tail, echoing the producer sequence if any.
+    const auto closed_reply = [&](std::optional<std::uint64_t> seq) -> HttpResponse {
+      r.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
+      r.headers.emplace_back("Stream-Closed", "true");
+      if (seq) echo_producer(r, *seq);
+      return r;
+    };
+    const auto closed_conflict = [&] {
+      HttpResponse f = text_response(409, "Stream is closed");
+      f.headers.emplace_back("Stream-Closed", "true");
+      f.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
+      return f;
+    };
 
     if (close && !s->session.empty()) {
       // A strata session ends with its runs, not with a DS closure (which would not persist).
@@ -1059,53 +1072,26 @@ DurableStreams::Outcome Engine::append_stream(const HttpRequest& request, const 
     if (request.body.empty() && close) {
       s->last_access_ms = now;
       if (s->closed) {
-        if (!producer) {
-          r.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
-          r.headers.emplace_back("Stream-Closed", "true");
-          return {r};
-        }
-        if (same_closer()) {
-          r.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
-          r.headers.emplace_back("Stream-Closed", "true");
-          echo_producer(r, producer->seq);
-          return {r};
-        }
-        HttpResponse f = text_response(409, "Stream is closed");
-        f.headers.emplace_back("Stream-Closed", "true");
-        f.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
-        return {f};
+        if (!producer) return {closed_reply(std::nullopt)};
+        if (same_closer()) return {closed_reply(producer->seq)};
+        return {closed_conflict()};
       }
       if (producer) {
         ProducerCheck c = check_producer(*s, *producer);
         if (auto f = producer_failure(c)) return {*f};
-        if (c.verdict == ProducerVerdict::kDuplicate) {
-          r.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
-          r.headers.emplace_back("Stream-Closed", "true");
-          echo_producer(r, c.last_seq);
-          return {r};
-        }
+        if (c.verdict == ProducerVerdict::kDuplicate) return {closed_reply(c.last_seq)};
         s->producers[producer->id] = c.proposed;
         s->closed_by = ClosedBy{producer->id, producer->epoch, producer->seq};
       }
       s->closed = true;
-      r.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
-      r.headers.emplace_back("Stream-Closed", "true");
-      if (producer) echo_producer(r, producer->seq);
+      closed_reply(producer ? std::optional<std::uint64_t>(producer->seq) : std::nullopt);
       take_waiters(*s, wake);
     } else {
       if (request.body.empty()) return {text_response(400, "Empty body")};
       if (!content_type) return {text_response(400, "Content-Type header is required")};
       if (s->closed) {
-        if (same_closer()) {
-          r.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
-          r.headers.emplace_back("Stream-Closed", "true");
-          echo_producer(r, producer->seq);
-          return {r};
-        }
-        HttpResponse f = text_response(409, "Stream is closed");
-        f.headers.emplace_back("Stream-Closed", "true");
-        f.headers.emplace_back("Stream-Next-Offset", offset_text(s->tail));
-        return {f};
+        if (same_closer()) return {closed_reply(producer->seq)};
+        return {closed_conflict()};
       }
       if (ds::media_type(*content_type) != ds::media_type(s->content_type)) {
         return {text_response(409, "Content-type mismatch")};
