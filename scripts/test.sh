@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: the dev build (warnings are errors) with the whole CTest suite, the
-# AddressSanitizer+UBSan and ThreadSanitizer builds, and the libFuzzer targets for a bounded
-# time. The dev suite includes a smoke run of the benchmarks (--quick) and the find_package
+# Runs every test: the dev build (gcc, warnings are errors) with the whole CTest suite, the
+# AddressSanitizer+UBSan build (clang) with its tests and the libFuzzer targets it also builds,
+# each fuzzed for a bounded time, and the ThreadSanitizer build (gcc) with its tests. The dev suite includes a smoke run of the benchmarks (--quick) and the find_package
 # consumer test. Installs missing Debian packages first and
 # starts/stops any service the tests need itself.
 #
@@ -37,6 +37,11 @@ stage "asan+ubsan tests"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
   ctest --preset asan -j "$jobs" -LE "package|bench|interop"
 
+stage "fuzzing"
+# The asan tree builds the fuzz targets too (one clang build serves both); the `fuzz` preset
+# is an optimised build of the same targets for longer fuzzing sessions.
+tests/fuzz/run_fuzzers.sh build/asan "${STRATA_FUZZ_SECONDS:-15}"
+
 stage "tsan build"
 cmake --preset tsan >/dev/null
 cmake --build --preset tsan -j "$jobs"
@@ -44,11 +49,5 @@ stage "tsan tests"
 # The examples (and their smoke tests, label example) are built and run in the dev and ASan
 # stages only (the tsan preset turns them off).
 ctest --preset tsan -j "$jobs" -LE "package|bench|interop|example"
-
-stage "fuzz build"
-cmake --preset fuzz >/dev/null
-cmake --build --preset fuzz -j "$jobs"
-stage "fuzzing"
-tests/fuzz/run_fuzzers.sh build/fuzz "${STRATA_FUZZ_SECONDS:-15}"
 
 stage "all passed"

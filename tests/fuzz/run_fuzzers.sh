@@ -10,6 +10,8 @@
 # their paths printed.
 #
 #   cmake --preset fuzz && cmake --build build/fuzz -j2 && tests/fuzz/run_fuzzers.sh build/fuzz 20
+#
+# Environment: STRATA_FUZZ_JOBS, how many targets run at once (default: the number of cores).
 set -uo pipefail
 
 if [[ $# -ne 2 || ! "$2" =~ ^[1-9][0-9]*$ ]]; then
@@ -35,11 +37,10 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/strata-fuzz.XXXXXX")"
 # Recoverable UBSan checks stop the run too, so libFuzzer reports them as crashes.
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}halt_on_error=1:print_stacktrace=1"
 
-pid=""
-trap 'if [[ -n "$pid" ]]; then kill "$pid" 2>/dev/null; fi; echo "interrupted; work dir $work" >&2; exit 130' INT TERM
-
-failed=0
-for bin in "${binaries[@]}"; do
+# run_one <binary>: runs one fuzzer and writes its summary line(s) to $work/<name>.summary
+# and "ok" or "failed" to $work/<name>.result.
+run_one() {
+  local bin=$1 name corpus artifacts log seeds args start rc fpid elapsed execs corpus_now found
   name="$(basename "$bin")"
   name="${name#strata_fuzz_}"
   corpus="$work/corpus/$name"
@@ -61,11 +62,11 @@ for bin in "${binaries[@]}"; do
 
   start=$SECONDS
   "$bin" "${args[@]}" "$corpus" >"$log" 2>&1 &
-  pid=$!
-  wait "$pid"
+  fpid=$!
+  wait "$fpid"
   rc=$?
   # fuzz_sqlite_open's scratch file, left behind when an input crashed it.
-  rm -f "/tmp/strata_fuzz_sqlite_$pid.db" "/tmp/strata_fuzz_sqlite_$pid.db-"*
+  rm -f "/tmp/strata_fuzz_sqlite_$fpid.db" "/tmp/strata_fuzz_sqlite_$fpid.db-"*
   elapsed=$((SECONDS - start))
 
   execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$log" | tail -n1)
@@ -75,15 +76,52 @@ for bin in "${binaries[@]}"; do
   found=("$artifacts"/*)
   if [[ $rc -eq 0 && ${#found[@]} -eq 0 ]]; then
     printf '%-16s ok      %10s executions in %4ds, corpus %d -> %d inputs\n' \
-      "$name" "$execs" "$elapsed" "$seeds" "$corpus_now"
+      "$name" "$execs" "$elapsed" "$seeds" "$corpus_now" >"$work/$name.summary"
+    echo ok >"$work/$name.result"
   else
-    failed=1
-    printf '%-16s FAILED  %10s executions in %4ds, exit code %d\n' "$name" "$execs" "$elapsed" "$rc"
-    for a in "${found[@]}"; do printf '    crashing input: %s\n' "$a"; done
-    printf '    log: %s\n' "$log"
-    grep -E '^(==[0-9]+== ?ERROR|SUMMARY|invariant violated|terminate called|  what\(\)|.*runtime error|.*disagrees|.*(accepts|rejects) )' "$log" \
-      | head -n 8 | awk '{ print "    " $0 }'
+    {
+      printf '%-16s FAILED  %10s executions in %4ds, exit code %d\n' "$name" "$execs" "$elapsed" "$rc"
+      for a in "${found[@]}"; do printf '    crashing input: %s\n' "$a"; done
+      printf '    log: %s\n' "$log"
+      grep -E '^(==[0-9]+== ?ERROR|SUMMARY|invariant violated|terminate called|  what\(\)|.*runtime error|.*disagrees|.*(accepts|rejects) )' "$log" \
+        | head -n 8 | awk '{ print "    " $0 }'
+    } >"$work/$name.summary"
+    echo failed >"$work/$name.result"
   fi
+}
+
+# The targets run STRATA_FUZZ_JOBS at a time (default: one per core); each summary is printed
+# as its target finishes.
+jobs="${STRATA_FUZZ_JOBS:-$(nproc)}"
+trap 'kill $(jobs -p) 2>/dev/null; echo "interrupted; work dir $work" >&2; exit 130' INT TERM
+running=0
+report() {
+  local name
+  for name in "$@"; do
+    if [[ -f "$work/$name.result" && ! -f "$work/$name.reported" ]]; then
+      cat "$work/$name.summary"
+      touch "$work/$name.reported"
+    fi
+  done
+}
+names=()
+for bin in "${binaries[@]}"; do
+  name="$(basename "$bin")"
+  names+=("${name#strata_fuzz_}")
+  if (( running >= jobs )); then
+    wait -n
+    running=$((running - 1))
+    report "${names[@]}"
+  fi
+  run_one "$bin" &
+  running=$((running + 1))
+done
+wait
+report "${names[@]}"
+
+failed=0
+for name in "${names[@]}"; do
+  [[ "$(cat "$work/$name.result" 2>/dev/null)" == ok ]] || failed=1
 done
 
 if [[ $failed -eq 0 ]]; then
