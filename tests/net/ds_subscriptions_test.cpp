@@ -121,6 +121,15 @@ struct FakeWebhook {
     std::lock_guard lock(mu);
     return calls.back();
   }
+  Call at(std::size_t i) {
+    std::lock_guard lock(mu);
+    return calls.at(i);
+  }
+  void answer_with(int s, std::string a = "{}") {
+    std::lock_guard lock(mu);
+    status = s;
+    answer = std::move(a);
+  }
 };
 
 // Waits (real time) until `pred` holds; false after ~3 s.
@@ -419,7 +428,7 @@ TEST_CASE("subscriptions: explicit streams are linked and unlinked", "[ds-subs]"
 
 TEST_CASE("webhook: a write wakes, the notification is signed, a synchronous done acks", "[ds-subs]") {
   Service svc;
-  svc.hook.answer = R"({"done":true})";
+  svc.hook.answer_with(200, R"({"done":true})");
   REQUIRE(svc.call("PUT", "subscriptions/w", kWebhookSpec).status == 201);
   svc.streams.set("events/a", 1);
   svc.subs->on_stream_written("events/a");
@@ -528,7 +537,7 @@ TEST_CASE("webhook: an unacked wake's lease expires and the next wake is deliver
   svc.clock->advance(std::chrono::milliseconds(1500));
   svc.subs->tick();
   REQUIRE(eventually([&] { return svc.hook.count() == 2; }));
-  auto first = json::parse(svc.hook.calls[0].body);
+  auto first = json::parse(svc.hook.at(0).body);
   auto second = json::parse(svc.hook.last().body);
   CHECK(second["generation"] == 2);
   // The first wake's token is fenced now.
@@ -543,7 +552,7 @@ TEST_CASE("webhook: failed deliveries are retried with backoff and given up", "[
   auto o = policy(true);
   o.webhook_max_attempts = 3;
   Service svc(o);
-  svc.hook.status = 500;
+  svc.hook.answer_with(500);
   REQUIRE(svc.call("PUT", "subscriptions/r", kWebhookSpec).status == 201);
   svc.streams.set("events/a", 1);
   svc.subs->on_stream_written("events/a");
@@ -552,12 +561,12 @@ TEST_CASE("webhook: failed deliveries are retried with backoff and given up", "[
   CHECK(svc.hook.count() == 1);  // backoff: nothing before the fake clock moves
   svc.clock->advance(std::chrono::milliseconds(1000));
   REQUIRE(eventually([&] { return svc.hook.count() == 2; }));
-  svc.hook.status = 0;  // connection refused
+  svc.hook.answer_with(0);  // connection refused
   svc.clock->advance(std::chrono::milliseconds(2000));
   REQUIRE(eventually([&] { return svc.get("r")["status"] == "failed"; }));
   CHECK(svc.hook.count() == 3);
   // A new write starts over.
-  svc.hook.status = 200;
+  svc.hook.answer_with(200);
   svc.streams.set("events/a", 2);
   svc.subs->on_stream_written("events/a");
   REQUIRE(eventually([&] { return svc.hook.count() == 4; }));
