@@ -165,7 +165,8 @@ struct Service {
   static std::string code(const HttpResponse& r) { return json::parse(r.body)["error"]["code"].get<std::string>(); }
   json get(const std::string& id) { return body(call("GET", "subscriptions/" + id)); }
   std::string acked(const std::string& id, const std::string& path) {
-    for (const auto& s : get(id)["streams"]) {
+    const json sub = get(id);  // kept alive: the loop reads into it
+    for (const auto& s : sub["streams"]) {
       if (s["path"] == path) return s["acked_offset"];
     }
     return "none";
@@ -332,7 +333,8 @@ TEST_CASE("webhook URL policy refuses private, link-local, metadata and odd form
 }
 
 TEST_CASE("base64url round trip", "[ds-subs]") {
-  for (std::string s : {"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\xff\xfe\x00\x01", 4)}) {
+  for (std::string s : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar",
+                                                std::string("\xff\xfe\x00\x01", 4)}) {
     CHECK(base64url_decode(base64url(s)) == s);
   }
   CHECK(base64url("\xfb\xff") == "-_8");
