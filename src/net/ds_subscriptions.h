@@ -19,8 +19,8 @@
 // tests/fuzz/fuzz_ds_subscriptions.cpp drive them directly.
 //
 // Thread safety: Subscriptions is safe to use from any number of threads. One mutex guards
-// all state; it is never held while calling StreamAccess or doing network I/O, so the engine
-// may call on_stream_written from under no lock of its own. Webhook POSTs run on one
+// all state; it is never held while appending wake events or doing network I/O. The engine
+// must not call in while holding its own lock (StreamAccess::tail takes it under ours). Webhook POSTs run on one
 // delivery thread the object owns (joined by shutdown() or the destructor).
 #pragma once
 
@@ -114,7 +114,9 @@ Status check_webhook_address(std::string_view ip, const DurableStreamsSubscripti
 // --- the service ----------------------------------------------------------------------------
 
 // How the subscription service sees streams (implemented by the engine). Paths are relative
-// to the prefix. Called without the service's lock held.
+// to the prefix. `tail` and `list` are called with the service's lock held, so they must not
+// call back into the service; `append` is called without it (the append comes back through
+// on_stream_written).
 struct StreamAccess {
   // The stream's tail, nullopt when it does not exist.
   std::function<std::optional<ds::StreamOffset>(const std::string& path)> tail{};
