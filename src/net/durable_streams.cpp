@@ -19,6 +19,7 @@
 #include <strata/session/hub.h>
 
 #include "net/ds_parse.h"
+#include "net/ds_subscriptions.h"
 #include "net/handler_core.h"
 #include "net/http_parser.h"
 #include "net/route_auth.h"
@@ -219,6 +220,10 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
  public:
   Engine(session::Hub& hub, DurableStreamsOptions options, std::shared_ptr<Clock> clock, RouteAuth auth)
       : hub_(hub), options_(std::move(options)), clock_(std::move(clock)), auth_(std::move(auth)) {}
+  // The subscription service's delivery thread must not outlive the engine it reads from.
+  ~Engine() override {
+    if (subs_) subs_->shutdown();
+  }
 
   bool matches(std::string_view target) const override {
     return !options_.prefix.empty() && target.substr(0, options_.prefix.size()) == options_.prefix;
@@ -228,10 +233,52 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     evict_idle_sessions();
     Outcome out = dispatch(request, sink);
     add_cors(out.response.headers);
+    notify_subscriptions(request, out.response.status);
     return out;
   }
 
+  // Starts the subscription service (options.subscriptions.enabled). Called once, after
+  // construction, because the service reaches the engine through a weak pointer.
+  void start_subscriptions() {
+    if (!options_.subscriptions.enabled) return;
+    std::weak_ptr<Engine> weak = weak_from_this();
+    subs::StreamAccess access;
+    access.tail = [weak](const std::string& rel) -> std::optional<StreamOffset> {
+      auto self = weak.lock();
+      if (!self) return std::nullopt;
+      std::lock_guard lock(self->mu_);
+      auto it = self->streams_.find(self->options_.prefix + rel);
+      if (it == self->streams_.end() || it->second->soft_deleted) return std::nullopt;
+      return StreamOffset{0, it->second->tail};
+    };
+    access.list = [weak]() {
+      std::vector<std::string> out;
+      auto self = weak.lock();
+      if (!self) return out;
+      std::lock_guard lock(self->mu_);
+      for (const auto& [path, st] : self->streams_) {
+        if (!st->soft_deleted && path.size() > self->options_.prefix.size()) {
+          out.push_back(path.substr(self->options_.prefix.size()));
+        }
+      }
+      return out;
+    };
+    access.append = [weak](const std::string& rel, const std::string& json) {
+      auto self = weak.lock();
+      if (!self) return false;
+      HttpRequest r;
+      r.method = "POST";
+      r.target = self->options_.prefix + rel;
+      r.headers.emplace_back("Content-Type", "application/json");
+      r.body = json;
+      // Through handle(): live readers of the wake stream are woken, subscriptions notified.
+      return self->handle(r, nullptr).response.status / 100 == 2;
+    };
+    subs_ = subs::Subscriptions::create(options_.subscriptions, options_.prefix, clock_, std::move(access));
+  }
+
   void shutdown() override {
+    if (subs_) subs_->shutdown();
     std::vector<std::unique_ptr<session::Subscription>> subs;
     std::vector<std::shared_ptr<LiveChannel>> live;
     {
@@ -279,6 +326,34 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
   Poll poll(LiveChannel& c);
 
  private:
+  // The stream path under the prefix when `target` is a stream (not a reserved __ds/ path).
+  std::optional<std::string> relative_stream(std::string_view target) const {
+    const auto q = target.find('?');
+    std::string_view path = target.substr(0, q);
+    if (path.size() <= options_.prefix.size() || path.substr(0, options_.prefix.size()) != options_.prefix) {
+      return std::nullopt;
+    }
+    path.remove_prefix(options_.prefix.size());
+    if (path == "__ds" || path.substr(0, 5) == "__ds/") return std::nullopt;
+    return std::string(path);
+  }
+
+  // Tells the subscription service about successful writes and deletes.
+  void notify_subscriptions(const HttpRequest& request, int status) {
+    if (!subs_ || status / 100 != 2) return;
+    const std::string& m = request.method;
+    if (m != "PUT" && m != "POST" && m != "DELETE") return;
+    auto rel = relative_stream(request.target);
+    if (!rel) return;
+    if (m == "DELETE") {
+      subs_->on_stream_deleted(*rel);
+    } else {
+      subs_->on_stream_written(*rel);
+    }
+  }
+
+  Outcome reserved(const HttpRequest& request, const Target& target, std::string_view rest);
+
   std::int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock_->now().time_since_epoch()).count();
   }
@@ -504,6 +579,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
   std::int64_t last_eviction_ms_ = 0;
   std::size_t memory_bytes_ = 0;  // data held by streams created with PUT
   bool shut_ = false;
+  std::shared_ptr<subs::Subscriptions> subs_;  // set once by start_subscriptions
 };
 
 // Flushes what the engine found for a live read (outside the engine's lock).
@@ -643,6 +719,10 @@ DurableStreams::Outcome Engine::dispatch(const HttpRequest& request, const std::
   const std::string& path = target.path;
   const std::string& m = request.method;
   if (m == "OPTIONS") return {empty_response(204)};
+  if (path.size() >= options_.prefix.size() + 4) {
+    std::string_view rest = std::string_view(path).substr(options_.prefix.size());
+    if (rest == "__ds" || rest.substr(0, 5) == "__ds/") return reserved(request, target, rest.substr(std::min<std::size_t>(5, rest.size())));
+  }
   if (auth_.enabled()) {
     // Grants name streams by their path under the prefix, as they name sessions.
     std::string name;
@@ -669,6 +749,29 @@ DurableStreams::Outcome Engine::dispatch(const HttpRequest& request, const std::
   HttpResponse r = text_response(405, "Method not allowed");
   r.headers.emplace_back("Allow", "GET, POST, PUT, DELETE, HEAD, OPTIONS");
   return {r};
+}
+
+// <prefix>__ds/...: reserved for the protocol; the subscription APIs when enabled.
+DurableStreams::Outcome Engine::reserved(const HttpRequest& request, const Target& target, std::string_view rest) {
+  if (!subs_) return {text_response(404, "Not found (reserved path; subscriptions are not enabled)")};
+  // Capability tokens as for streams, naming "__ds/subscriptions/<id>" — except the JWKS
+  // document (public) and the wake acks, whose Authorization carries the callback / claim
+  // token the service checks itself.
+  const auto last = rest.rfind('/');
+  const std::string_view action = last == std::string_view::npos ? std::string_view() : rest.substr(last + 1);
+  const bool token_route = request.method == "POST" && (action == "callback" || action == "ack" || action == "release");
+  if (auth_.enabled() && rest != "jwks.json" && !token_route) {
+    std::string name;
+    std::string_view sub = rest;
+    if (sub.substr(0, 14) == "subscriptions/") {
+      const auto slash = sub.find('/', 14);
+      sub = sub.substr(0, slash);
+    }
+    if (!percent_decode(sub, name, false)) return {text_response(400, "Malformed path")};
+    const Operation op = request.method == "GET" || request.method == "HEAD" ? Operation::kSubscribe : Operation::kAppend;
+    if (auto denied = auth_.check(request, target, op, "__ds/" + name)) return {*denied};
+  }
+  return {subs_->handle(request, rest)};
 }
 
 DurableStreams::Outcome Engine::create_stream(const HttpRequest& request, const std::string& path) {
@@ -1222,8 +1325,9 @@ Result<std::shared_ptr<DurableStreams>> DurableStreams::create(session::Hub& hub
   if (!clock) clock = system_clock();
   auto checker = RouteAuth::create(auth);
   if (!checker.ok()) return checker.status();
-  return std::shared_ptr<DurableStreams>(
-      std::make_shared<Engine>(hub, std::move(options), std::move(clock), std::move(*checker)));
+  auto engine = std::make_shared<Engine>(hub, std::move(options), std::move(clock), std::move(*checker));
+  engine->start_subscriptions();
+  return std::shared_ptr<DurableStreams>(std::move(engine));
 }
 
 }  // namespace strata::net::detail

@@ -4,6 +4,7 @@
 //   strata_interop_server [--port 0] [--db FILE] [--auth-key KEY] [--header-timeout-ms N]
 //                         [--max-body-bytes N] [--exit-on-stdin-eof]
 //                         [--durable-streams PREFIX] [--long-poll-ms N] [--ai-sdk PREFIX]
+//                         [--ds-subscriptions]
 //   strata_interop_server --auth-key KEY --mint-token '{"sub":"t","sessions":["*"],
 //                         "ops":["subscribe"],"ttl":60}'      prints a token and exits
 //
@@ -257,6 +258,10 @@ int main(int argc, char** argv) {
       options.ai_sdk.prefix = next();
     } else if (arg == "--long-poll-ms") {
       options.durable_streams.long_poll_timeout = std::chrono::milliseconds(std::stoi(next()));
+    } else if (arg == "--ds-subscriptions") {
+      // The conformance suite's webhook receiver listens on 127.0.0.1: loopback allowed.
+      options.durable_streams.subscriptions.enabled = true;
+      options.durable_streams.subscriptions.allow_loopback_webhooks = true;
     } else if (arg == "--exit-on-stdin-eof") {
       exit_on_eof = true;
     } else {

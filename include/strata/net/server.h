@@ -40,6 +40,41 @@ struct TlsOptions {
   std::string private_key_file{};
 };
 
+// The Durable Streams protocol's reserved subscription APIs (docs/durable-streams.md,
+// "Subscriptions"): webhook and pull-wake subscriptions under <prefix>__ds/. State is kept in
+// memory (lost on restart); the webhook signing key is generated per process.
+struct DurableStreamsSubscriptionOptions {
+  // Serve <prefix>__ds/subscriptions/... and <prefix>__ds/jwks.json. Off: those paths answer
+  // 404 (they are reserved either way; no stream can be created under __ds/). Default: off.
+  bool enabled = false;
+  // Webhook URLs: http:// only (delivery speaks plain HTTP/1.1; put a TLS-terminating egress
+  // proxy in front for https targets). Never accepted: link-local (169.254/16, fe80::/10,
+  // which holds cloud metadata endpoints), unspecified, multicast, broadcast and IPv4-mapped
+  // forms of those. Host names are resolved at delivery and every address is checked again.
+  // Loopback targets (127/8, ::1, "localhost") are accepted only when this is set — the
+  // protocol's local development mode (the conformance suite's receiver listens on
+  // 127.0.0.1). Default: false.
+  bool allow_loopback_webhooks = false;
+  // Private targets (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7) accepted. Default: false.
+  bool allow_private_webhooks = false;
+  // Base of the callback and JWKS URLs handed out, e.g. "https://streams.example.com". Empty:
+  // "http://" + the Host header of the request that created the subscription. Default: empty.
+  std::string public_base_url{};
+  // One webhook POST (connect, send, response) gives up after this. Default: 5 s.
+  std::chrono::milliseconds webhook_timeout{5000};
+  // A wake whose webhook POST keeps failing (no answer, non-2xx) is retried with exponential
+  // backoff (1 s doubling, capped at 30 s) and given up after this many attempts; the next
+  // write to a linked stream starts a new wake. Default: 5.
+  int webhook_max_attempts = 5;
+  // Subscriptions the server holds; a create beyond it is refused with 503. Default: 10000.
+  std::size_t max_subscriptions = 10000;
+  // Streams one subscription may link (explicit and pattern matches). Default: 10000.
+  std::size_t max_streams_per_subscription = 10000;
+  // Lifetime of a callback / claim token; a request with an older one gets 401 TOKEN_EXPIRED.
+  // Default: 1 h.
+  std::chrono::milliseconds token_ttl{3600000};
+};
+
 // The Durable Streams HTTP protocol (docs/durable-streams.md), served beside strata's own.
 struct DurableStreamsOptions {
   // Path prefix the protocol is served under, e.g. "/v1/stream/" (what the protocol's
@@ -56,6 +91,8 @@ struct DurableStreamsOptions {
   // long with no live reader is dropped from memory (it is reloaded on next use).
   // Default: 60 s.
   std::chrono::milliseconds idle_session_ttl{60000};
+  // The reserved subscription APIs. Default: off.
+  DurableStreamsSubscriptionOptions subscriptions{};
 };
 
 // The Vercel AI SDK's UI message stream (docs/ai-sdk.md): a chat is a strata session; a

@@ -1,8 +1,12 @@
 // Runs the official Durable Streams conformance suite against a server process and reports
 // the pass count.
 //
-//   node run_conformance.mjs <node dir> <expect: all|report> <server command...|reference>
+//   node run_conformance.mjs <node dir> <expect: all|report> [--subscriptions] [--expect-passed N]
+//                            <server command...|reference>
 //
+// --subscriptions runs the suite's optional "Reserved subscription APIs" group too
+// (runConformanceTests({subscriptions: true})); --expect-passed N also fails the run unless
+// exactly N tests passed (a suite upgrade that adds or drops tests is noticed).
 // <node dir> holds node_modules with the pinned packages (tests/interop/setup_node.sh).
 // The server command must print "listening on <base url>" on stdout; it is stopped (stdin
 // closed, then SIGTERM) when the suite ends. Prints "conformance: P of T passed, F failed, S
@@ -13,7 +17,19 @@ import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-const [nodeDir, expect, ...command] = process.argv.slice(2)
+const [nodeDir, expect, ...rest] = process.argv.slice(2)
+let subscriptions = false
+let expectPassed = null
+while (rest.length > 0 && rest[0].startsWith("--")) {
+  const flag = rest.shift()
+  if (flag === "--subscriptions") subscriptions = true
+  else if (flag === "--expect-passed") expectPassed = Number(rest.shift())
+  else {
+    console.error(`run_conformance.mjs: unknown option ${flag}`)
+    process.exit(2)
+  }
+}
+const command = rest
 if (!nodeDir || !expect || command.length === 0) {
   console.error("usage: run_conformance.mjs <node dir> <all|report> <server command...>")
   process.exit(2)
@@ -50,7 +66,7 @@ const vitest = join(nodeDir, "node_modules", "vitest", "vitest.mjs")
 const code = await new Promise((resolve) => {
   const child = spawn(process.execPath, [vitest, "run", "--root", work, "--reporter=dot",
     "--reporter=json", `--outputFile.json=${report}`, "conformance.test.mjs"],
-    { stdio: "inherit", env: { ...process.env, DS_BASE_URL: baseUrl } })
+    { stdio: "inherit", env: { ...process.env, DS_BASE_URL: baseUrl, DS_SUBSCRIPTIONS: subscriptions ? "1" : "0" } })
   child.on("exit", (c) => resolve(c ?? 1))
 })
 // Stop the server: close its stdin (it exits on EOF when asked to), then SIGTERM after 5 s.
@@ -80,7 +96,9 @@ try {
 writeFileSync(join(work, "failed.txt"), failed.join("\n") + "\n")
 for (const f of failed) console.log(`  ${f}`)
 console.log(`conformance: ${passed} of ${total} passed, ${failed.length} failed, ${skipped} skipped ` +
-  `(the suite skips its optional subscription tests unless asked) (vitest exit ${code})`)
-if (failed.length === 0 && passed > 0) console.log(`conformance: every test that ran passed (${passed})`)
-if (expect === "all" && (failed.length > 0 || passed === 0)) process.exit(1)
+  `(subscription tests ${subscriptions ? "included" : "skipped: not asked for"}) (vitest exit ${code})`)
+const countOk = expectPassed === null || passed === expectPassed
+if (!countOk) console.log(`conformance: expected exactly ${expectPassed} passed, got ${passed}`)
+if (failed.length === 0 && passed > 0 && countOk) console.log(`conformance: every test that ran passed (${passed})`)
+if (expect === "all" && (failed.length > 0 || passed === 0 || !countOk)) process.exit(1)
 process.exit(0)
