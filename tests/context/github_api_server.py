@@ -37,6 +37,9 @@ def pull(n, updated, author, body=""):
             "html_url": "https://github.com/acme/api/pull/%d" % n, "base": {"ref": "main"}, "head": {"ref": "f%d" % n}}
 
 
+# Replies to the thread 100.000100 in C1 (a test adds one through /_control/slack_reply?ts=).
+THREAD = [{"type": "message", "user": "U2", "text": "yes at 9", "ts": "100.500000", "thread_ts": "100.000100"}]
+
 PULLS = [pull(3, "2024-03-05T00:00:00Z", "alice", "Fixes #4"), pull(2, "2024-03-04T00:00:00Z", "bob"),
          pull(1, "2024-03-01T00:00:00Z", "carol")]
 
@@ -70,6 +73,11 @@ class Handler(BaseHTTPRequestHandler):
         with lock:
             with open(log_file, "a") as f:
                 f.write("GET %s %s\n" % (self.path, self.headers.get("Authorization", "-")))
+        if path == "/_control/slack_reply":
+            with lock:
+                THREAD.append({"type": "message", "user": "U3", "text": "moved to 10", "ts": q["ts"][0],
+                               "thread_ts": "100.000100"})
+            return self.send_json({"ok": True})
         if path.startswith("/api/"):
             return self.slack(path[5:], q)
         if path.startswith("/repos/broken/"):
@@ -148,7 +156,11 @@ class Handler(BaseHTTPRequestHandler):
             return page("members", ["U1", "U2"])
         if method == "conversations.history":
             if channel == "C1":
-                pages = {"": ([msg("100.000100", "U1", "deploy tonight?", reply_count=1),
+                with lock:
+                    replies = list(THREAD)
+                root = msg("100.000100", "U1", "deploy tonight?", reply_count=len(replies),
+                           latest_reply=replies[-1]["ts"])
+                pages = {"": ([root,
                                msg("101.000000", "U2", "release notes are up")], "h2"),
                          "h2": ([msg("102.000000", "U3", "rollback plan ready")], "")}
                 items, nxt = pages.get(cursor, ([], ""))
@@ -159,8 +171,11 @@ class Handler(BaseHTTPRequestHandler):
                 return page("messages", [m for m in [msg("200.000000", "U1", "secret plan")] if float(m["ts"]) > oldest])
             return self.send_json({"ok": False, "error": "not_in_channel"})
         if method == "conversations.replies" and channel == "C1":
-            return page("messages", [msg("100.000100", "U1", "deploy tonight?", reply_count=1),
-                                     msg("100.500000", "U2", "yes at 9", thread_ts="100.000100")])
+            with lock:
+                replies = list(THREAD)
+            # The root comes first whatever oldest says (as Slack does); replies after oldest.
+            return page("messages", [msg("100.000100", "U1", "deploy tonight?", reply_count=len(replies))] +
+                        [r for r in replies if float(r["ts"]) > oldest])
         return self.send_json({"ok": False, "error": "unknown_method"})
 
 

@@ -17,6 +17,7 @@
 #include <strata/context/engine.h>
 #include <strata/context/live.h>
 
+#include "context/api_server.h"
 #include "context/connector_test_util.h"
 #include "context/context_test_util.h"
 #include "context/live/http_client.h"
@@ -28,49 +29,9 @@ using strata::test::RecordingSink;
 
 namespace {
 
-// Starts the Python server; stops it at scope exit.
-class ApiServer {
- public:
-  explicit ApiServer(const ContextTempDir& dir) : port_file_(dir.path("port")), log_(dir.path("requests.log")) {
-    const std::string script = std::string(STRATA_SOURCE_DIR) + "/tests/context/github_api_server.py";
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::execl("/usr/bin/python3", "python3", script.c_str(), port_file_.c_str(), log_.c_str(), static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    for (int i = 0; i < 200 && port_ == 0; ++i) {
-      std::ifstream in(port_file_);
-      if (in >> port_) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  ~ApiServer() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int status = 0;
-      ::waitpid(pid_, &status, 0);
-    }
-  }
-  int port() const { return port_; }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  std::string log() const {
-    std::ifstream in(log_);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  }
+using strata::test::ApiServer;
 
- private:
-  std::string port_file_, log_;
-  pid_t pid_ = -1;
-  int port_ = 0;
-};
-
-std::size_t count(const std::string& s, const std::string& what) {
-  std::size_t n = 0;
-  for (auto p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++n;
-  return n;
-}
+std::size_t count(const std::string& s, const std::string& what) { return strata::test::count_of(s, what); }
 
 }  // namespace
 
@@ -186,9 +147,54 @@ TEST_CASE("slack live: cursor pagination, private members, threads, 429, unreada
   REQUIRE(unreadable.size() == 1);
   CHECK(unreadable[0].detail.find("not_in_channel") != std::string::npos);
   CHECK(count(server.log(), "Bearer xoxb-test") == count(server.log(), "GET "));
-  // From the cursor: history asks oldest=<cursor>; nothing new is written.
+  // From the cursor: history is re-read from thread_window before it (here from 0, the
+  // window reaches past the epoch); nothing new is written and the old thread (latest_reply
+  // 100.5, before the cursor) is not re-read.
   const auto puts = sink.puts;
-  REQUIRE(c->scan(r->cursor, sink).ok());
+  const std::size_t replies_before = count(server.log(), "conversations.replies");
+  auto again = c->scan(r->cursor, sink);
+  REQUIRE(again.ok());
+  CHECK(again->cursor == "200.000000");
   CHECK(sink.puts == puts);
-  CHECK(server.log().find("oldest=200.000000") != std::string::npos);
+  CHECK(server.log().find("conversations.history?limit=200&channel=C1&oldest=0.000000") != std::string::npos);
+  CHECK(count(server.log(), "conversations.replies") == replies_before);
+}
+
+TEST_CASE("slack live: a reply after the cursor to a thread whose root is older is picked up", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  LiveHttpOptions http{.base_url = server.base(), .sleep = [](std::chrono::milliseconds) {}};
+  auto c = make_slack_live_connector({.http = http, .public_access = {"slack:acme"}});
+  RecordingSink sink;
+  auto r = c->scan("", sink);
+  REQUIRE(r.ok());
+  REQUIRE(r->cursor == "200.000000");
+  // A reply at 300 to the thread rooted at 100.000100 (older than the cursor).
+  strata::context::detail::HttpClient control(http);
+  REQUIRE(control.get("/_control/slack_reply?ts=300.000000").ok());
+  const auto puts = sink.puts;
+  auto again = c->scan(r->cursor, sink);
+  REQUIRE(again.ok());
+  CHECK(again->cursor == "300.000000");
+  REQUIRE(sink.has("slack:C1/300.000000"));
+  CHECK(sink.at("slack:C1/300.000000").parent == "slack:C1/100.000100");
+  CHECK(sink.at("slack:C1/300.000000").access == std::vector<std::string>{"slack:acme"});
+  CHECK(sink.puts == puts + 1);  // only the new reply: the root and older messages are not re-offered
+  CHECK(server.log().find("conversations.replies?limit=200&channel=C1&ts=100.000100&oldest=200.000000") !=
+        std::string::npos);
+
+  // With the window off, the old behaviour: history from the cursor only, the reply is missed.
+  RecordingSink fresh;
+  auto narrow = make_slack_live_connector({.http = http, .public_access = {"slack:acme"},
+                                           .thread_window = std::chrono::hours(0)});
+  REQUIRE(control.get("/_control/slack_reply?ts=400.000000").ok());
+  auto missed = narrow->scan("300.000000", fresh);
+  REQUIRE(missed.ok());
+  CHECK_FALSE(fresh.has("slack:C1/400.000000"));
+  // ... and with it on, found.
+  auto found = c->scan("300.000000", fresh);
+  REQUIRE(found.ok());
+  CHECK(fresh.has("slack:C1/400.000000"));
+  CHECK(found->cursor == "400.000000");
 }

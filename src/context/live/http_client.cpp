@@ -1,5 +1,7 @@
 #include "context/live/http_client.h"
 
+#include "context/connectors/records.h"
+
 #include <curl/curl.h>
 
 #include <algorithm>
@@ -84,6 +86,22 @@ std::string next_link(std::string_view h) {
   return "";
 }
 
+std::int64_t retry_after_seconds(const std::string& value, std::int64_t now) {
+  if (value.empty()) return -1;
+  const std::int64_t delta = to_int(value, -1);
+  if (delta >= 0) return delta;
+  const std::int64_t at = curl_getdate(value.c_str(), nullptr);  // "Wed, 21 Oct 2015 07:28:00 GMT"
+  if (at < 0) return -1;
+  return std::max<std::int64_t>(0, at - now);
+}
+
+std::int64_t rate_limit_reset(const std::string& value) {
+  if (value.empty()) return -1;
+  const std::int64_t epoch = to_int(value, -1);
+  if (epoch >= 0) return epoch;
+  return parse_iso8601(value);
+}
+
 HttpClient::HttpClient(LiveHttpOptions options) : options_(std::move(options)) {
   global_init();
   curl_ = curl_easy_init();
@@ -149,6 +167,11 @@ Result<HttpResponse> HttpClient::attempt(const std::string& url, std::string& tr
 }
 
 Result<HttpResponse> HttpClient::get(const std::string& path_or_url) {
+  return get(path_or_url, nullptr);
+}
+
+Result<HttpResponse> HttpClient::get(const std::string& path_or_url,
+                                     const std::function<std::string(const HttpResponse&)>& check) {
   const std::string url = path_or_url.rfind("http", 0) == 0 ? path_or_url : options_.base_url + path_or_url;
   std::chrono::milliseconds backoff = options_.initial_backoff;
   std::string last = "no attempt";
@@ -171,19 +194,35 @@ Result<HttpResponse> HttpClient::get(const std::string& path_or_url) {
       const std::string retry_after = header(*r, "retry-after");
       const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
                                    std::chrono::system_clock::now().time_since_epoch()).count();
+      const std::int64_t reset_at = rate_limit_reset(reset);
+      const std::int64_t retry_s = retry_after_seconds(retry_after, now);
       if (s >= 200 && s < 300) {
-        if (remaining == "0" && !reset.empty()) {
-          const std::int64_t until = to_int(reset, now) - now;
+        if (remaining == "0" && reset_at >= 0) {
+          const std::int64_t until = reset_at - now;
           pending_wait_ = std::min(options_.max_wait, std::chrono::milliseconds(std::max<std::int64_t>(0, until) * 1000));
         }
-        return r;
+        std::string problem;
+        if (check) {
+          try {
+            problem = check(*r);
+          } catch (const std::exception& e) {
+            problem = e.what();
+          }
+        }
+        if (problem.empty()) return r;
+        last = "a garbled body: " + problem;
+        if (i + 1 < attempts) {
+          wait(std::min(delay, options_.max_wait));
+          backoff = std::min(backoff * 2, options_.max_wait);
+        }
+        continue;
       }
       const bool limited = s == 429 || (s == 403 && (remaining == "0" || !retry_after.empty()));
       if (limited) {
-        if (!retry_after.empty()) {
-          delay = std::chrono::milliseconds(to_int(retry_after, backoff.count() / 1000) * 1000);
-        } else if (!reset.empty()) {
-          delay = std::chrono::milliseconds(std::max<std::int64_t>(1, to_int(reset, now) - now) * 1000);
+        if (retry_s >= 0) {
+          delay = std::chrono::milliseconds(retry_s * 1000);
+        } else if (reset_at >= 0) {
+          delay = std::chrono::milliseconds(std::max<std::int64_t>(1, reset_at - now) * 1000);
         }
         if (delay > options_.max_wait) {
           return unavailable_error(url + ": rate limited for " + std::to_string(delay.count() / 1000) +
@@ -191,10 +230,14 @@ Result<HttpResponse> HttpClient::get(const std::string& path_or_url) {
         }
         last = "HTTP " + std::to_string(s) + " (rate limited)";
       } else if (s >= 500) {
+        // A 503 may say when to come back; longer than max_wait is capped like a backoff.
+        if (retry_s >= 0) delay = std::chrono::milliseconds(retry_s * 1000);
         last = "HTTP " + std::to_string(s);
       } else if (s == 404) {
         return not_found_error(url + ": HTTP 404");
-      } else if (s == 401 || s == 403) {
+      } else if (s == 401) {
+        return Status(StatusCode::kUnauthenticated, url + ": HTTP 401 (the credentials were rejected)");
+      } else if (s == 403) {
         return permission_denied_error(url + ": HTTP " + std::to_string(s));
       } else {
         return invalid_argument_error(url + ": HTTP " + std::to_string(s));

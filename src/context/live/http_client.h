@@ -2,9 +2,11 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
 #include <string_view>
+#include <cstdint>
 
 #include <strata/context/live.h>
 #include <strata/status.h>
@@ -20,6 +22,13 @@ struct HttpResponse {
 // The URL of rel="next" in a Link header; "" when none.
 std::string next_link(std::string_view link_header);
 
+// A Retry-After value (delta seconds or an HTTP date) as seconds from `now` (epoch seconds),
+// at least 0; -1 when it parses as neither.
+std::int64_t retry_after_seconds(const std::string& value, std::int64_t now);
+// An X-RateLimit-Reset value (epoch seconds, GitHub; ISO 8601, Jira Cloud) as epoch seconds;
+// -1 when it parses as neither.
+std::int64_t rate_limit_reset(const std::string& value);
+
 class HttpClient {
  public:
   explicit HttpClient(LiveHttpOptions options);
@@ -29,9 +38,13 @@ class HttpClient {
 
   // GETs `url` (absolute, or a path appended to base_url) and returns a 2xx response.
   // Retries as documented; kUnavailable when attempts run out or a wait is too long,
-  // kNotFound for 404, kPermissionDenied for 401/403 without rate-limit headers,
-  // kResourceExhausted for an oversized body.
+  // kNotFound for 404, kUnauthenticated for 401, kPermissionDenied for 403 without rate-limit
+  // headers, kResourceExhausted for an oversized body.
   Result<HttpResponse> get(const std::string& url);
+  // As get(), and a 2xx response for which `check` returns a non-empty problem (a garbled or
+  // cut body) is retried with backoff like a 5xx; the last problem is in the kUnavailable
+  // message when attempts run out.
+  Result<HttpResponse> get(const std::string& url, const std::function<std::string(const HttpResponse&)>& check);
   // Waits recorded so far (for reports and tests).
   std::size_t retries() const { return retries_; }
 

@@ -1,4 +1,6 @@
 // The Slack connector over the Web API (strata/context/live.h).
+#include <charconv>
+
 #include <strata/context/live.h>
 
 #include "context/connectors/json_util.h"
@@ -76,10 +78,14 @@ class SlackLiveConnector final : public Connector {
             conversations.push_back(std::move(c));
           }
         }));
+    const std::string since(cursor);
     RecordSink tracking = fw.records();
     tracking.put = [&](Document d) {
       const auto slash = d.path.rfind('/');
       const std::string ts = d.path.substr(slash + 1);
+      // History is re-read from thread_window before the cursor: what the cursor covers was
+      // ingested by an earlier scan.
+      if (!since.empty() && !ts_less(since, ts)) return;
       if (ts_less(max_ts, ts)) max_ts = ts;
       fw.records().put(std::move(d));
     };
@@ -113,7 +119,11 @@ class SlackLiveConnector final : public Connector {
               const Json* replies = m.is_object() ? member(m, "reply_count") : nullptr;
               if (replies && replies->is_number_integer() && replies->get<std::int64_t>() > 0) {
                 const std::string ts = str(m, "ts");
-                if (!ts.empty()) threads.push_back(ts);
+                // A root the cursor covers is re-read only when its latest reply is newer
+                // (or unknown).
+                const std::string latest = str(m, "latest_reply");
+                const bool active = since.empty() || ts_less(since, ts) || latest.empty() || ts_less(since, latest);
+                if (!ts.empty() && active) threads.push_back(ts);
               }
             }
           }
@@ -123,11 +133,14 @@ class SlackLiveConnector final : public Connector {
       };
       Status s = messages("conversations.history",
                           "limit=200&channel=" + url_encode(conv.id) +
-                              (cursor.empty() ? "" : "&oldest=" + url_encode(std::string(cursor))),
+                              (since.empty() ? "" : "&oldest=" + url_encode(history_oldest(since))),
                           true);
       for (const auto& ts : threads) {
         if (!s.ok()) break;
-        s = messages("conversations.replies", "limit=200&channel=" + url_encode(conv.id) + "&ts=" + url_encode(ts), false);
+        s = messages("conversations.replies",
+                     "limit=200&channel=" + url_encode(conv.id) + "&ts=" + url_encode(ts) +
+                         (since.empty() ? "" : "&oldest=" + url_encode(since)),
+                     false);
       }
       if (s.code() == StatusCode::kFailedPrecondition) {  // not_in_channel, channel_not_found, ...
         fw.records().skip("slack:" + conv.id, SkipReason::kUnreadable, s.message());
@@ -143,6 +156,18 @@ class SlackLiveConnector final : public Connector {
   }
 
  private:
+  // The cursor moved back by thread_window (whole seconds; never before 0).
+  std::string history_oldest(const std::string& since) const {
+    const auto dot = since.find('.');
+    std::int64_t seconds = 0;
+    const std::string whole = since.substr(0, dot);
+    auto [p, ec] = std::from_chars(whole.data(), whole.data() + whole.size(), seconds);
+    if (ec != std::errc() || p != whole.data() + whole.size()) return since;  // not a ts: as given
+    const std::int64_t window = std::chrono::duration_cast<std::chrono::seconds>(options_.thread_window).count();
+    if (window <= 0) return since;
+    return std::to_string(std::max<std::int64_t>(0, seconds - window)) + ".000000";
+  }
+
   SlackLiveOptions options_;
 };
 
