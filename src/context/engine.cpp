@@ -163,9 +163,10 @@ class IndexSink final : public IngestSink {
       report_.redacted += redact_secrets(doc.content, &report_.redacted_by_kind) +
                           redact_secrets(doc.title, &report_.redacted_by_kind);
     }
+    access_ = join_access(doc.access);
     Status s = doc.kind == DocumentKind::kCommit ? put_commit(doc, hash) : put_file(doc, hash);
     // A document new to the index has no edges to replace.
-    if (s.ok()) s = edges_.replace(source_, doc, join_access(doc.access), !existed);
+    if (s.ok()) s = edges_.replace(source_, doc, access_, !existed);
     if (!s.ok()) return s;
     report_.bytes += doc.content.size();
     ++written_;
@@ -336,11 +337,12 @@ class IndexSink final : public IngestSink {
     Stmt& ins = stmt(6,
         "INSERT INTO files(source, path, hash, commit_hash, language, bytes, lines, flags, access, content)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    ins.bind(1, source_).bind(2, doc.path).bind(3, hash).bind(4, doc.commit).bind(5, language)
+    // Bound by reference: every string outlives the step (step_done resets the statement).
+    ins.bind_ref(1, source_).bind_ref(2, doc.path).bind_ref(3, hash).bind_ref(4, doc.commit).bind_ref(5, language)
         .bind(6, static_cast<std::int64_t>(doc.content.size()))
         .bind(7, static_cast<std::int64_t>(count_lines(doc.content)))
-        .bind(8, static_cast<std::int64_t>(flags)).bind(9, join_access(doc.access))
-        .bind_blob(10, doc.content);
+        .bind(8, static_cast<std::int64_t>(flags)).bind_ref(9, access_)
+        .bind_blob_ref(10, doc.content);
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert file"));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
     remember(doc.path, {id, hash, false});
@@ -361,7 +363,11 @@ class IndexSink final : public IngestSink {
     }
     report_.chunks += chunks.size();
     Stmt& fts = stmt(8, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
-    fts.bind(1, id).bind(2, index_terms(doc.path)).bind(3, symbols).bind(4, index_terms(doc.content));
+    path_terms_.clear();
+    append_index_terms(doc.path, path_terms_);
+    body_terms_.clear();
+    append_index_terms(doc.content, body_terms_);
+    fts.bind(1, id).bind_ref(2, path_terms_).bind_ref(3, symbols).bind_ref(4, body_terms_);
     return step_done(fts, "insert file terms");
   }
 
@@ -379,7 +385,7 @@ class IndexSink final : public IngestSink {
     ins.bind(1, source_).bind(2, doc.path).bind(3, key)
         .bind(4, doc.authors.empty() ? std::string() : doc.authors.front())
         .bind(5, doc.timestamp).bind(6, doc.title).bind(7, doc.content)
-        .bind(8, join_access(doc.access));
+        .bind_ref(8, access_);
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert commit"));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
     remember(doc.path, {id, key, true});
@@ -391,7 +397,9 @@ class IndexSink final : public IngestSink {
       append_index_terms(p, paths);
     }
     Stmt& fts = stmt(11, "INSERT INTO commits_fts(rowid, message, paths) VALUES(?1, ?2, ?3)");
-    fts.bind(1, id).bind(2, index_terms(doc.content)).bind(3, paths);
+    body_terms_.clear();
+    append_index_terms(doc.content, body_terms_);
+    fts.bind(1, id).bind_ref(2, body_terms_).bind_ref(3, paths);
     return step_done(fts, "insert commit terms");
   }
 
@@ -405,6 +413,7 @@ class IndexSink final : public IngestSink {
   PathMap existing_;      // rows looked up or written by this scan
   std::string last_miss_;
   PathSet seen_;
+  std::string access_, path_terms_, body_terms_;  // of the document being put (reused buffers)
   std::size_t written_ = 0;
   std::size_t skipped_ = 0;
   std::size_t ticks_ = 0;
