@@ -148,4 +148,28 @@ inline std::size_t write_synthetic_export(const std::string& dir, const ExportSi
   return written + size.pulls + reviews;
 }
 
+// Appends one new day of Slack messages after the export's last day: `per_channel` messages in
+// each channel (the incremental case: a day's new messages on a large index). Returns the
+// number written.
+inline std::size_t write_slack_increment(const std::string& dir, const ExportSize& size, std::size_t per_channel) {
+  std::mt19937_64 rng(7);
+  const std::size_t channel_messages = (size.messages + size.channels - 1) / size.channels;
+  const std::size_t day = (channel_messages + size.messages_per_day - 1) / size.messages_per_day;
+  const std::int64_t base = 1672531200 + static_cast<std::int64_t>(day) * 86400;
+  std::size_t written = 0;
+  for (std::size_t c = 0; c < size.channels; ++c) {
+    std::ofstream out(dir + "/slack/chan-" + std::to_string(c) + "/" + day_name(day) + ".json");
+    out << "[";
+    for (std::size_t k = 0; k < per_channel; ++k) {
+      char ts[32];
+      std::snprintf(ts, sizeof ts, "%lld.%06zu", static_cast<long long>(base + static_cast<std::int64_t>(k) * 8), k);
+      out << (k ? "," : "") << "{\"type\":\"message\",\"user\":\"U" << (100000 + rng() % size.users)
+          << "\",\"text\":\"" << sentence(rng, 12 + static_cast<int>(rng() % 20)) << "\",\"ts\":\"" << ts << "\"}";
+      ++written;
+    }
+    out << "]";
+  }
+  return written;
+}
+
 }  // namespace strata::bench

@@ -99,29 +99,23 @@ class IndexSink final : public IngestSink {
     timespec now{};
     ::clock_gettime(CLOCK_REALTIME, &now);
     scan_start_ns_ = static_cast<std::int64_t>(now.tv_sec) * 1000000000 + now.tv_nsec;
-    Stmt files(db_, "SELECT f.id, f.path, f.hash, coalesce(s.size, -1), s.mtime, s.ctime, s.ino,"
-                    " coalesce(s.seen, 0)"
-                    " FROM files f INDEXED BY files_key LEFT JOIN file_stamps s ON s.file_id = f.id"
-                    " WHERE f.source = ?1");
-    if (!files.ok()) return sqlite_error(db_, "read files");
-    files.bind(1, source_);
-    while (files.step() == SQLITE_ROW) {
-      Existing e{files.int64(0), files.text(2), false};
-      e.stamp = {files.int64(3), files.int64(4), files.int64(5), static_cast<std::uint64_t>(files.int64(6))};
-      e.stamp_seen = files.int64(7);
-      existing_[files.text(1)] = std::move(e);
-    }
-    Stmt commits(db_, "SELECT id, hash, key_hash FROM commits WHERE source = ?1");
-    if (!commits.ok()) return sqlite_error(db_, "read commits");
-    commits.bind(1, source_);
-    while (commits.step() == SQLITE_ROW) existing_[commits.text(1)] = {commits.int64(0), commits.text(2), true};
+    // The connector's rows are looked up one path at a time (lookup()), not loaded whole: a
+    // day of new chat on a million-message index reads what it touches. A connector with
+    // no rows yet (a first ingest) looks nothing up.
+    Stmt any(db_, "SELECT EXISTS(SELECT 1 FROM files WHERE source = ?1) OR"
+                  " EXISTS(SELECT 1 FROM commits WHERE source = ?1)");
+    if (!any.ok()) return sqlite_error(db_, "read files");
+    any.bind(1, source_);
+    const int rc = any.step();
+    if (rc != SQLITE_ROW) return sqlite_error(db_, "read files");
+    has_rows_ = any.int64(0) != 0;
     return ok_status();
   }
 
   bool unchanged(std::string_view path, std::string_view hash) override {
-    auto it = existing_.find(std::string(path));
-    const bool same = it != existing_.end() && it->second.hash == hash;
-    seen_.insert(std::string(path));
+    const Existing* e = lookup(path);
+    const bool same = e != nullptr && e->hash == hash;
+    seen_.emplace(path);
     if (same) {
       ++report_.unchanged;
       tick(path);
@@ -130,12 +124,12 @@ class IndexSink final : public IngestSink {
   }
 
   bool unchanged_stamp(std::string_view path, const FileStamp& stamp) override {
-    auto it = existing_.find(std::string(path));
-    if (it == existing_.end() || it->second.commit || it->second.stamp_seen == 0 || stamp.size < 0) return false;
+    const Existing* e = lookup(path);
+    if (e == nullptr || e->commit || e->stamp_seen == 0 || stamp.size < 0) return false;
     // Racy-git rule: a stamp recorded less than kRacyNs after the file's mtime cannot tell a
     // same-size rewrite within the timestamp granularity from no change: hash it instead.
-    if (!(it->second.stamp == stamp) || stamp.mtime_ns > it->second.stamp_seen - kRacyNs) return false;
-    seen_.insert(it->first);
+    if (!(e->stamp == stamp) || stamp.mtime_ns > e->stamp_seen - kRacyNs) return false;
+    seen_.emplace(path);
     ++report_.unchanged;
     ++report_.unchanged_by_stamp;
     tick(path);
@@ -143,17 +137,17 @@ class IndexSink final : public IngestSink {
   }
 
   void record_stamp(std::string_view path, const FileStamp& stamp) override {
-    auto it = existing_.find(std::string(path));
-    if (it == existing_.end() || it->second.commit) return;
-    if (it->second.stamp == stamp && it->second.stamp_seen == scan_start_ns_) return;
+    Existing* e = lookup(path);
+    if (e == nullptr || e->commit) return;
+    if (e->stamp == stamp && e->stamp_seen == scan_start_ns_) return;
     Stmt& up = stmt(12, "INSERT OR REPLACE INTO file_stamps(file_id, size, mtime, ctime, ino, seen)"
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6)");
-    up.bind(1, it->second.id).bind(2, stamp.size).bind(3, stamp.mtime_ns).bind(4, stamp.ctime_ns)
+    up.bind(1, e->id).bind(2, stamp.size).bind(3, stamp.mtime_ns).bind(4, stamp.ctime_ns)
         .bind(5, static_cast<std::int64_t>(stamp.inode)).bind(6, scan_start_ns_);
     // A stamp that cannot be written only costs a read next time.
     if (step_done(up, "record stamp").ok()) {
-      it->second.stamp = stamp;
-      it->second.stamp_seen = scan_start_ns_;
+      e->stamp = stamp;
+      e->stamp_seen = scan_start_ns_;
     }
   }
 
@@ -162,14 +156,17 @@ class IndexSink final : public IngestSink {
   Status put(Document doc) override {
     if (doc.path.empty()) return invalid_argument_error("document without a path");
     seen_.insert(doc.path);
+    const bool existed = lookup(doc.path) != nullptr;
     // The hash of the bytes as read (what unchanged() is asked about), then redaction.
     const std::string hash = content_hash(doc.content);
     if (redact_) {
       report_.redacted += redact_secrets(doc.content, &report_.redacted_by_kind) +
                           redact_secrets(doc.title, &report_.redacted_by_kind);
     }
+    access_ = join_access(doc.access);
     Status s = doc.kind == DocumentKind::kCommit ? put_commit(doc, hash) : put_file(doc, hash);
-    if (s.ok()) s = edges_.replace(source_, doc, join_access(doc.access));
+    // A document new to the index has no edges to replace.
+    if (s.ok()) s = edges_.replace(source_, doc, access_, !existed);
     if (!s.ok()) return s;
     report_.bytes += doc.content.size();
     ++written_;
@@ -178,8 +175,8 @@ class IndexSink final : public IngestSink {
   }
 
   Status remove(std::string_view path) override {
-    auto it = existing_.find(std::string(path));
-    if (it == existing_.end()) return ok_status();
+    if (lookup(path) == nullptr) return ok_status();
+    auto it = existing_.find(path);
     STRATA_RETURN_IF_ERROR(it->second.commit ? delete_commit(it->second.id) : delete_file(it->second.id));
     STRATA_RETURN_IF_ERROR(edges_.remove(source_, path));
     existing_.erase(it);
@@ -202,9 +199,17 @@ class IndexSink final : public IngestSink {
   // Removes what a complete scan did not mention.
   Status remove_unseen() {
     std::vector<std::string> gone;
-    for (const auto& [path, e] : existing_) {
-      if (!seen_.count(path)) gone.push_back(path);
+    Stmt rows(db_, "SELECT path FROM files INDEXED BY files_key WHERE source = ?1"
+                   " UNION ALL SELECT hash FROM commits WHERE source = ?1");
+    if (!rows.ok()) return sqlite_error(db_, "read files");
+    rows.bind(1, source_);
+    int rc;
+    while ((rc = rows.step()) == SQLITE_ROW) {
+      std::string path = rows.text(0);
+      if (!seen_.count(path)) gone.push_back(std::move(path));
     }
+    if (rc != SQLITE_DONE) return sqlite_error(db_, "read files");
+    rows = Stmt();
     for (const auto& p : gone) STRATA_RETURN_IF_ERROR(remove(p));
     return ok_status();
   }
@@ -225,6 +230,52 @@ class IndexSink final : public IngestSink {
     FileStamp stamp{};
     std::int64_t stamp_seen = 0;  // CLOCK_REALTIME ns when the stamp was recorded; 0 = none
   };
+  // Heterogeneous lookup: find(std::string_view) without building a std::string.
+  struct PathHash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  using PathMap = std::unordered_map<std::string, Existing, PathHash, std::equal_to<>>;
+  using PathSet = std::unordered_set<std::string, PathHash, std::equal_to<>>;
+
+  // The connector's row at `path` (a file or a commit), from the cache of rows this scan
+  // looked up or wrote, else from the index; null when absent. Errors read as absent (the
+  // write that follows reports them).
+  Existing* lookup(std::string_view path) {
+    if (auto it = existing_.find(path); it != existing_.end()) return &it->second;
+    if (!has_rows_ || path == last_miss_) return nullptr;
+    Stmt& f = stmt(14, "SELECT f.id, f.hash, coalesce(s.size, -1), s.mtime, s.ctime, s.ino, coalesce(s.seen, 0)"
+                       " FROM files f INDEXED BY files_key LEFT JOIN file_stamps s ON s.file_id = f.id"
+                       " WHERE f.source = ?1 AND f.path = ?2");
+    if (f.ok()) {
+      f.bind(1, source_).bind(2, path);
+      if (f.step() == SQLITE_ROW) {
+        Existing e{f.int64(0), f.text(1), false};
+        e.stamp = {f.int64(2), f.int64(3), f.int64(4), static_cast<std::uint64_t>(f.int64(5))};
+        e.stamp_seen = f.int64(6);
+        f.reset();
+        return &existing_.insert_or_assign(std::string(path), std::move(e)).first->second;
+      }
+      f.reset();
+    }
+    Stmt& c = stmt(15, "SELECT id, key_hash FROM commits WHERE source = ?1 AND hash = ?2");
+    if (c.ok()) {
+      c.bind(1, source_).bind(2, path);
+      if (c.step() == SQLITE_ROW) {
+        Existing e{c.int64(0), c.text(1), true};
+        c.reset();
+        return &existing_.insert_or_assign(std::string(path), std::move(e)).first->second;
+      }
+      c.reset();
+    }
+    last_miss_.assign(path);  // put() asks again right after unchanged() did
+    return nullptr;
+  }
+
+  void remember(const std::string& path, Existing e) {
+    if (path == last_miss_) last_miss_.clear();
+    existing_.insert_or_assign(path, std::move(e));
+  }
 
   IngestProgress progress(std::string_view current) const {
     IngestProgress p;
@@ -271,10 +322,9 @@ class IndexSink final : public IngestSink {
   }
 
   Status put_file(const Document& doc, const std::string& hash) {
-    auto it = existing_.find(doc.path);
-    if (it != existing_.end()) {
-      if (it->second.commit) return invalid_argument_error("path names a commit: " + doc.path);
-      STRATA_RETURN_IF_ERROR(delete_file(it->second.id));
+    if (const Existing* e = lookup(doc.path)) {
+      if (e->commit) return invalid_argument_error("path names a commit: " + doc.path);
+      STRATA_RETURN_IF_ERROR(delete_file(e->id));
       ++report_.updated;
     } else {
       ++report_.added;
@@ -287,14 +337,15 @@ class IndexSink final : public IngestSink {
     Stmt& ins = stmt(6,
         "INSERT INTO files(source, path, hash, commit_hash, language, bytes, lines, flags, access, content)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    ins.bind(1, source_).bind(2, doc.path).bind(3, hash).bind(4, doc.commit).bind(5, language)
+    // Bound by reference: every string outlives the step (step_done resets the statement).
+    ins.bind_ref(1, source_).bind_ref(2, doc.path).bind_ref(3, hash).bind_ref(4, doc.commit).bind_ref(5, language)
         .bind(6, static_cast<std::int64_t>(doc.content.size()))
         .bind(7, static_cast<std::int64_t>(count_lines(doc.content)))
-        .bind(8, static_cast<std::int64_t>(flags)).bind(9, join_access(doc.access))
-        .bind_blob(10, doc.content);
+        .bind(8, static_cast<std::int64_t>(flags)).bind_ref(9, access_)
+        .bind_blob_ref(10, doc.content);
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert file"));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
-    existing_[doc.path] = {id, hash, false};
+    remember(doc.path, {id, hash, false});
 
     std::string symbols;
     Stmt& chunk_ins = stmt(7,
@@ -312,15 +363,18 @@ class IndexSink final : public IngestSink {
     }
     report_.chunks += chunks.size();
     Stmt& fts = stmt(8, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
-    fts.bind(1, id).bind(2, index_terms(doc.path)).bind(3, symbols).bind(4, index_terms(doc.content));
+    path_terms_.clear();
+    append_index_terms(doc.path, path_terms_);
+    body_terms_.clear();
+    append_index_terms(doc.content, body_terms_);
+    fts.bind(1, id).bind_ref(2, path_terms_).bind_ref(3, symbols).bind_ref(4, body_terms_);
     return step_done(fts, "insert file terms");
   }
 
   Status put_commit(const Document& doc, const std::string& key) {
-    auto it = existing_.find(doc.path);
-    if (it != existing_.end()) {
-      if (!it->second.commit) return invalid_argument_error("path names a file: " + doc.path);
-      STRATA_RETURN_IF_ERROR(delete_commit(it->second.id));
+    if (const Existing* e = lookup(doc.path)) {
+      if (!e->commit) return invalid_argument_error("path names a file: " + doc.path);
+      STRATA_RETURN_IF_ERROR(delete_commit(e->id));
       ++report_.updated;
     } else {
       ++report_.added;
@@ -331,10 +385,10 @@ class IndexSink final : public IngestSink {
     ins.bind(1, source_).bind(2, doc.path).bind(3, key)
         .bind(4, doc.authors.empty() ? std::string() : doc.authors.front())
         .bind(5, doc.timestamp).bind(6, doc.title).bind(7, doc.content)
-        .bind(8, join_access(doc.access));
+        .bind_ref(8, access_);
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert commit"));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
-    existing_[doc.path] = {id, key, true};
+    remember(doc.path, {id, key, true});
     std::string paths;
     Stmt& cf = stmt(10, "INSERT INTO commit_files(commit_id, path) VALUES(?1, ?2)");
     for (const auto& p : doc.changed_paths) {
@@ -343,7 +397,9 @@ class IndexSink final : public IngestSink {
       append_index_terms(p, paths);
     }
     Stmt& fts = stmt(11, "INSERT INTO commits_fts(rowid, message, paths) VALUES(?1, ?2, ?3)");
-    fts.bind(1, id).bind(2, index_terms(doc.content)).bind(3, paths);
+    body_terms_.clear();
+    append_index_terms(doc.content, body_terms_);
+    fts.bind(1, id).bind_ref(2, body_terms_).bind_ref(3, paths);
     return step_done(fts, "insert commit terms");
   }
 
@@ -353,13 +409,16 @@ class IndexSink final : public IngestSink {
   const IngestOptions& options_;
   bool redact_ = true;
   EdgeWriter edges_{db_};
-  std::unordered_map<std::string, Existing> existing_;
-  std::unordered_set<std::string> seen_;
+  bool has_rows_ = false;  // the index held rows of this connector when the scan began
+  PathMap existing_;      // rows looked up or written by this scan
+  std::string last_miss_;
+  PathSet seen_;
+  std::string access_, path_terms_, body_terms_;  // of the document being put (reused buffers)
   std::size_t written_ = 0;
   std::size_t skipped_ = 0;
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
-  Stmt stmts_[14];
+  Stmt stmts_[16];
 };
 
 }  // namespace
@@ -389,6 +448,12 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
       had_cursor = true;
     }
   }
+  std::int64_t catalog_last_id = 0;
+  {
+    auto cat = catalog();
+    if (!cat->files.empty()) catalog_last_id = cat->files.back().id;
+  }
+  int old_rows_restamped = 0;
   STRATA_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE"));
   auto fail = [&](Status s) {
     (void)exec(db, "ROLLBACK");
@@ -412,9 +477,14 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
     if (!s.ok()) return fail(s);
     // Unchanged files now reflect the new commit too: '' stands for the connector's commit
     // (saved with its cursor below), so only rows written by this scan are touched.
-    Stmt stamp(db, "UPDATE files SET commit_hash = '' WHERE source = ?1 AND commit_hash != ''");
-    stamp.bind(1, id);
+    // Rows written before this scan are counted apart: their catalog entries change.
+    Stmt stamp(db, "UPDATE files SET commit_hash = '' WHERE source = ?1 AND commit_hash != '' AND id > ?2");
+    stamp.bind(1, id).bind(2, catalog_last_id);
     if (!stamp.ok() || stamp.step() != SQLITE_DONE) return fail(sqlite_error(db, "stamp commit"));
+    Stmt stamp_old(db, "UPDATE files SET commit_hash = '' WHERE source = ?1 AND commit_hash != '' AND id <= ?2");
+    stamp_old.bind(1, id).bind(2, catalog_last_id);
+    if (!stamp_old.ok() || stamp_old.step() != SQLITE_DONE) return fail(sqlite_error(db, "stamp commit"));
+    old_rows_restamped = sqlite3_changes(db);
   }
   Stmt save(db, "INSERT INTO cursors(connector, cursor, commit_hash) VALUES(?1, ?2, ?3)"
                 " ON CONFLICT(connector) DO UPDATE SET cursor = ?2, commit_hash = ?3");
@@ -430,15 +500,57 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   const bool changed = report.added + report.updated + report.removed > 0 || !had_cursor ||
                        previous_commit != scanned->commit;
   if (changed) {
-    std::lock_guard read_lock(read_mu_);
-    auto catalog = load_catalog(reader_.get());
-    if (!catalog.ok()) return catalog.status();
-    std::lock_guard cat_lock(catalog_mu_);
-    catalog_ = std::move(*catalog);
+    // An ingest that only added documents (no file row replaced or removed, no old row's
+    // commit changed) extends the catalog with the rows above its last id instead of
+    // reloading every document: a day of chat on a million-message index costs the day.
+    const bool append_only = report.updated == 0 && report.removed == 0 && old_rows_restamped == 0 &&
+                             (!had_cursor || previous_commit == scanned->commit) && !catalog_stale_;
+    Status cs = append_only ? extend_catalog() : reload_catalog();
+    if (!cs.ok()) {
+      catalog_stale_ = true;  // the next ingest reloads it whole
+      return cs;
+    }
   }
   report.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   return report;
+}
+
+Status EngineImpl::reload_catalog() {
+  auto catalog = load_catalog(writer_.get());
+  if (!catalog.ok()) return catalog.status();
+  std::lock_guard cat_lock(catalog_mu_);
+  catalog_ = std::move(*catalog);
+  catalog_stale_ = false;
+  return ok_status();
+}
+
+Status EngineImpl::extend_catalog() {
+  sqlite3* db = writer_.get();
+  std::shared_ptr<Catalog> next;
+  {
+    std::unique_lock cat_lock(catalog_mu_);
+    if (catalog_.use_count() == 1) {
+      // No reader holds it (readers copy the pointer under catalog_mu_): extend it in place,
+      // holding the lock so no reader sees it half-extended. load_catalog made it non-const.
+      auto own = std::const_pointer_cast<Catalog>(catalog_);
+      const std::int64_t last = own->files.empty() ? 0 : own->files.back().id;
+      Status s = load_catalog_rows(db, *own, last);
+      load_catalog_totals(db, *own);
+      if (!s.ok()) {
+        cat_lock.unlock();
+        return reload_catalog();  // part of the rows went in: start over
+      }
+      return ok_status();
+    }
+    next = std::make_shared<Catalog>(*catalog_);  // a reader holds it: extend a copy
+  }
+  const std::int64_t last = next->files.empty() ? 0 : next->files.back().id;
+  STRATA_RETURN_IF_ERROR(load_catalog_rows(db, *next, last));
+  load_catalog_totals(db, *next);
+  std::lock_guard cat_lock(catalog_mu_);
+  catalog_ = std::move(next);
+  return ok_status();
 }
 
 Result<IndexStats> EngineImpl::stats() const {

@@ -33,6 +33,11 @@ class EngineImpl final : public ContextEngine {
   const EngineOptions& options() const { return options_; }
 
  private:
+  // After a committed ingest (write_mu_ held): the catalog rebuilt from the database, or
+  // extended with the rows added since its last id.
+  Status reload_catalog();
+  Status extend_catalog();
+
   EngineOptions options_;
   std::mutex write_mu_;
   DbPtr writer_;
@@ -41,6 +46,7 @@ class EngineImpl final : public ContextEngine {
   int lock_fd_ = -1;
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
+  bool catalog_stale_ = false;  // a catalog update failed after a commit (write_mu_)
 };
 
 // True when a document with `access` ('\n'-joined) may be read by `principal`.

@@ -146,14 +146,15 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
   return db;
 }
 
-Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
-  auto cat = std::make_shared<Catalog>();
+Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
+  Catalog* cat = &catalog;
   // commit_hash '' = the commit of the file's connector (complete scans store it once, in
   // cursors, instead of re-stamping every row on each new commit).
   Stmt files(db, "SELECT f.id, f.path, CASE WHEN f.commit_hash = '' THEN coalesce(c.commit_hash, '')"
                  " ELSE f.commit_hash END, f.access, f.flags, f.bytes"
-                 " FROM files f LEFT JOIN cursors c ON c.connector = f.source ORDER BY f.id");
+                 " FROM files f LEFT JOIN cursors c ON c.connector = f.source WHERE f.id > ?1 ORDER BY f.id");
   if (!files.ok()) return sqlite_error(db, "load files");
+  files.bind(1, after_id);
   int rc;
   while ((rc = files.step()) == SQLITE_ROW) {
     Catalog::File f;
@@ -189,8 +190,12 @@ Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
     cat->files.push_back(std::move(f));
   }
   if (rc != SQLITE_DONE) return sqlite_error(db, "load files");
-  Stmt chunks(db, "SELECT file_id, kind, name, start_line FROM chunks WHERE name != ''");
+  // Named chunks only (a chat message's or a text file's whole-file chunk has no name).
+  Stmt chunks(db, after_id == 0 ? "SELECT file_id, kind, name, start_line FROM chunks WHERE name != ''"
+                                : "SELECT file_id, kind, name, start_line FROM chunks WHERE name != ''"
+                                  " AND file_id > ?1 ORDER BY id");
   if (!chunks.ok()) return sqlite_error(db, "load chunks");
+  if (after_id != 0) chunks.bind(1, after_id);
   while ((rc = chunks.step()) == SQLITE_ROW) {
     auto it = cat->by_id.find(chunks.int64(0));
     if (it == cat->by_id.end()) continue;
@@ -202,11 +207,21 @@ Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
     ++cat->chunks;
   }
   if (rc != SQLITE_DONE) return sqlite_error(db, "load chunks");
+  return ok_status();
+}
+
+void load_catalog_totals(sqlite3* db, Catalog& cat) {
   Stmt commits(db, "SELECT count(*) FROM commits");
-  if (commits.ok() && commits.step() == SQLITE_ROW) cat->commits = static_cast<std::size_t>(commits.int64(0));
+  if (commits.ok() && commits.step() == SQLITE_ROW) cat.commits = static_cast<std::size_t>(commits.int64(0));
   Stmt head(db, "SELECT commit_hash FROM cursors WHERE commit_hash != '' ORDER BY "
                 "(connector = 'code') DESC, rowid LIMIT 1");
-  if (head.ok() && head.step() == SQLITE_ROW) cat->index_commit = head.text(0);
+  cat.index_commit = head.ok() && head.step() == SQLITE_ROW ? head.text(0) : std::string();
+}
+
+Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
+  auto cat = std::make_shared<Catalog>();
+  STRATA_RETURN_IF_ERROR(load_catalog_rows(db, *cat, 0));
+  load_catalog_totals(db, *cat);
   return std::shared_ptr<const Catalog>(std::move(cat));
 }
 

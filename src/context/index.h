@@ -64,6 +64,12 @@ using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
 Result<DbPtr> open_index_db(const std::string& path, bool create_schema);
 // Builds the catalog from the database.
 Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db);
+// Appends to `catalog` the files with an id above `after_id` (and their named chunks), in id
+// order: after an ingest that only added documents, `after_id` = the catalog's last id gives
+// the same catalog as load_catalog. On error `catalog` may hold part of the rows.
+Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id);
+// Sets the catalog's commit count and index commit from the database.
+void load_catalog_totals(sqlite3* db, Catalog& catalog);
 
 // Module path of a file: "a/b/c.py" -> "a.b.c", "a/b/__init__.py" -> "a.b"; "" for others.
 std::string module_of(std::string_view path);

@@ -59,9 +59,9 @@ Status EdgeWriter::remove(std::string_view source, std::string_view doc) {
   return ok_status();
 }
 
-Status EdgeWriter::replace(std::string_view source, const Document& d, std::string_view access) {
+Status EdgeWriter::replace(std::string_view source, const Document& d, std::string_view access, bool is_new) {
   if (d.kind == DocumentKind::kFile) return ok_status();  // source files have no people (commits do)
-  STRATA_RETURN_IF_ERROR(remove(source, d.path));
+  if (!is_new) STRATA_RETURN_IF_ERROR(remove(source, d.path));
   const std::int64_t t = d.timestamp;
   auto edge = [&](std::string_view relation, std::string_view account, std::string_view target, std::int64_t ord = 0) {
     return add(source, d.path, relation, account, target, t, ord, access);

@@ -37,7 +37,9 @@ std::string owner_account(std::string_view owner);
 class EdgeWriter {
  public:
   explicit EdgeWriter(sqlite3* db) : db_(db) {}
-  Status replace(std::string_view source, const Document& doc, std::string_view access);
+  // `is_new`: the caller knows the document was not in the index (so it has no edges to
+  // delete: the delete's index probe is skipped).
+  Status replace(std::string_view source, const Document& doc, std::string_view access, bool is_new = false);
   Status remove(std::string_view source, std::string_view doc);
 
  private:

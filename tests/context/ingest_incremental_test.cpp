@@ -1,0 +1,152 @@
+// Incremental ingest on an index that already holds other documents: the connector's rows
+// are looked up per path, an add-only ingest extends the in-memory catalog instead of
+// reloading it, and the result must equal what a fresh open (a full catalog load) sees.
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <strata/context/engine.h>
+
+#include "context/context_test_util.h"
+
+using namespace strata;
+using namespace strata::context;
+using strata::test::ContextTempDir;
+
+namespace {
+
+// A connector that reports a fixed list of documents and removals (cursor = a counter).
+class ListConnector final : public Connector {
+ public:
+  explicit ListConnector(std::string id) : id_(std::move(id)) {}
+  std::string id() const override { return id_; }
+  Result<ScanResult> scan(std::string_view, IngestSink& sink) override {
+    for (const auto& d : docs) {
+      if (sink.unchanged(d.path, content_hash(d.content))) continue;
+      STRATA_RETURN_IF_ERROR(sink.put(d));
+    }
+    for (const auto& p : removals) STRATA_RETURN_IF_ERROR(sink.remove(p));
+    ScanResult r;
+    r.cursor = std::to_string(++scans_);
+    return r;
+  }
+  std::vector<Document> docs;
+  std::vector<std::string> removals;
+
+ private:
+  std::string id_;
+  int scans_ = 0;
+};
+
+Document message(const std::string& path, const std::string& text, std::vector<std::string> access = {"*"}) {
+  Document d;
+  d.kind = DocumentKind::kChatMessage;
+  d.path = path;
+  d.title = "#general";
+  d.content = text;
+  d.authors = {"slack:U1"};
+  d.access = std::move(access);
+  return d;
+}
+
+std::vector<std::string> hits(ContextEngine& engine, const std::string& text, const std::string& who = "") {
+  Query q;
+  q.text = text;
+  q.principal.id = who;
+  auto r = engine.retrieve(q);
+  REQUIRE(r.ok());
+  std::vector<std::string> out;
+  for (const auto& f : r->files) out.push_back(f.path);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::unique_ptr<ContextEngine> open_engine(const std::string& path) {
+  auto e = ContextEngine::open({.index_path = path});
+  REQUIRE(e.ok());
+  return std::move(*e);
+}
+
+}  // namespace
+
+TEST_CASE("ingest: new documents on a populated index are found, and match a fresh open", "[context][ingest]") {
+  ContextTempDir t;
+  const std::string index = t.path() + "/ctx.db";
+  ListConnector chat("chat"), notes("notes");
+  for (int i = 0; i < 50; ++i) notes.docs.push_back(message("note/" + std::to_string(i), "ordinary note number words"));
+  chat.docs.push_back(message("chat/1", "first message about zebrafish"));
+  chat.docs.push_back(message("chat/2", "second message about quokka", {"slack:U7"}));
+  {
+    auto engine = open_engine(index);
+    REQUIRE(engine->ingest(notes).ok());
+    auto first = engine->ingest(chat);
+    REQUIRE(first.ok());
+    CHECK(first->added == 2);
+
+    // Add-only: two new messages (one private), the old ones unchanged.
+    chat.docs.push_back(message("chat/3", "third message about axolotl"));
+    chat.docs.push_back(message("chat/4", "fourth message about axolotl secretly", {"slack:U9"}));
+    auto second = engine->ingest(chat);
+    REQUIRE(second.ok());
+    CHECK(second->added == 2);
+    CHECK(second->unchanged == 2);
+    CHECK(second->updated == 0);
+
+    auto stats = engine->stats();
+    REQUIRE(stats.ok());
+    CHECK(stats->files == 54);
+    CHECK(hits(*engine, "axolotl") == std::vector<std::string>{"chat/3"});  // chat/4 is not public
+    CHECK(hits(*engine, "axolotl", "slack:U9") == std::vector<std::string>{"chat/3", "chat/4"});
+    CHECK(hits(*engine, "quokka").empty());
+    CHECK(hits(*engine, "quokka", "slack:U7") == std::vector<std::string>{"chat/2"});
+
+    // A changed message replaces its row (the catalog is reloaded): the old words are gone.
+    chat.docs[0] = message("chat/1", "first message now about narwhal");
+    auto third = engine->ingest(chat);
+    REQUIRE(third.ok());
+    CHECK(third->updated == 1);
+    CHECK(hits(*engine, "zebrafish").empty());
+    CHECK(hits(*engine, "narwhal") == std::vector<std::string>{"chat/1"});
+
+    // Then an add-only ingest again after the reload, and a removal.
+    chat.docs.push_back(message("chat/5", "fifth message about capybara"));
+    REQUIRE(engine->ingest(chat).ok());
+    CHECK(hits(*engine, "capybara") == std::vector<std::string>{"chat/5"});
+    chat.removals = {"chat/3"};
+    auto removed = engine->ingest(chat);
+    REQUIRE(removed.ok());
+    CHECK(removed->removed == 1);
+    CHECK(hits(*engine, "axolotl", "slack:U9") == std::vector<std::string>{"chat/4"});
+    stats = engine->stats();
+    REQUIRE(stats.ok());
+    CHECK(stats->files == 54);
+  }
+  // A fresh open loads the catalog whole: the same answers.
+  auto reopened = open_engine(index);
+  auto stats = reopened->stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->files == 54);
+  CHECK(hits(*reopened, "capybara") == std::vector<std::string>{"chat/5"});
+  CHECK(hits(*reopened, "narwhal") == std::vector<std::string>{"chat/1"});
+  CHECK(hits(*reopened, "axolotl", "slack:U9") == std::vector<std::string>{"chat/4"});
+  CHECK(hits(*reopened, "axolotl").empty());
+}
+
+TEST_CASE("ingest: a document put twice in one scan is one row", "[context][ingest]") {
+  ContextTempDir t;
+  ListConnector chat("chat");
+  chat.docs.push_back(message("chat/1", "draft about pelican"));
+  chat.docs.push_back(message("chat/1", "final about pelican"));
+  auto engine = open_engine(t.path() + "/ctx.db");
+  auto r = engine->ingest(chat);
+  REQUIRE(r.ok());
+  CHECK(r->added == 1);
+  CHECK(r->updated == 1);
+  auto stats = engine->stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->files == 1);
+  CHECK(hits(*engine, "final") == std::vector<std::string>{"chat/1"});
+  CHECK(hits(*engine, "draft").empty());
+}
