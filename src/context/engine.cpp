@@ -209,6 +209,9 @@ class IndexSink final : public IngestSink {
     return ok_status();
   }
 
+  // The file rows this ingest deleted and inserted (for the catalog update).
+  const CatalogDelta& delta() const { return delta_; }
+
   void final_progress() {
     if (options_.progress) options_.progress(progress(""));
   }
@@ -259,6 +262,7 @@ class IndexSink final : public IngestSink {
 
   Status delete_file(std::int64_t id) {
     STRATA_RETURN_IF_ERROR(step_done(stmt(0, "DELETE FROM files WHERE id = ?1").bind(1, id), "delete file"));
+    delta_.removed_files.push_back(id);
     STRATA_RETURN_IF_ERROR(step_done(stmt(1, "DELETE FROM files_fts WHERE rowid = ?1").bind(1, id), "delete file terms"));
     STRATA_RETURN_IF_ERROR(step_done(stmt(2, "DELETE FROM chunks WHERE file_id = ?1").bind(1, id), "delete chunks"));
     return step_done(stmt(13, "DELETE FROM file_stamps WHERE file_id = ?1").bind(1, id), "delete stamp");
@@ -295,6 +299,7 @@ class IndexSink final : public IngestSink {
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert file"));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
     existing_[doc.path] = {id, hash, false};
+    delta_.added_files.push_back(id);
 
     std::string symbols;
     Stmt& chunk_ins = stmt(7,
@@ -360,6 +365,7 @@ class IndexSink final : public IngestSink {
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
   Stmt stmts_[14];
+  CatalogDelta delta_;
 };
 
 }  // namespace
@@ -428,10 +434,25 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   // The catalog mirrors files, chunks, commits and the cursors' commits: rebuild it only
   // when one of them changed (a no-op re-ingest of a large tree stays cheap).
   const bool changed = report.added + report.updated + report.removed > 0 || !had_cursor ||
-                       previous_commit != scanned->commit;
+                       previous_commit != scanned->commit || catalog_stale_;
   if (changed) {
+    // A few changed files update a copy of the catalog; a large change reloads it whole.
+    CatalogDelta delta = sink.delta();
+    delta.commits_changed = !had_cursor || previous_commit != scanned->commit;
+    const auto old = catalog();
+    const std::size_t touched = delta.removed_files.size() + delta.added_files.size();
     std::lock_guard read_lock(read_mu_);
-    auto catalog = load_catalog(reader_.get());
+    Result<std::shared_ptr<const Catalog>> catalog = internal_error("catalog not loaded");
+    if (!catalog_stale_ && old && !old->files.empty() && touched <= old->files.size() / 2) {
+      catalog = update_catalog(*old, reader_.get(), delta);
+      if (catalog.ok()) ++catalog_updates_;
+    }
+    if (!catalog.ok()) {
+      catalog = load_catalog(reader_.get());
+      if (catalog.ok()) ++catalog_reloads_;
+    }
+    // Until a load succeeds the catalog lags the index: the next change reloads it whole.
+    catalog_stale_ = !catalog.ok();
     if (!catalog.ok()) return catalog.status();
     std::lock_guard cat_lock(catalog_mu_);
     catalog_ = std::move(*catalog);

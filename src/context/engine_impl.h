@@ -2,6 +2,7 @@
 // packer.cpp.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -31,11 +32,18 @@ class EngineImpl final : public ContextEngine {
   sqlite3* reader() const { return reader_.get(); }
   std::mutex& read_mu() const { return read_mu_; }
   const EngineOptions& options() const { return options_; }
+  // How many ingests refreshed the catalog incrementally (update_catalog) and by a full
+  // reload (load_catalog) since open; for tests and diagnostics.
+  std::size_t catalog_updates() const { return catalog_updates_.load(); }
+  std::size_t catalog_reloads() const { return catalog_reloads_.load(); }
 
  private:
   EngineOptions options_;
   std::mutex write_mu_;
   DbPtr writer_;
+  bool catalog_stale_ = false;  // guarded by write_mu_: the last catalog refresh failed
+  std::atomic<std::size_t> catalog_updates_{0};
+  std::atomic<std::size_t> catalog_reloads_{0};
   mutable std::mutex read_mu_;
   DbPtr reader_;
   int lock_fd_ = -1;

@@ -65,6 +65,19 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema);
 // Builds the catalog from the database.
 Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db);
 
+// What one ingest changed in the rows the catalog mirrors.
+struct CatalogDelta {
+  std::vector<std::int64_t> removed_files;  // ids of deleted file rows (an update is both)
+  std::vector<std::int64_t> added_files;    // ids of inserted file rows
+  bool commits_changed = false;             // a cursor's commit changed (files' commits may have)
+};
+// `old` brought up to date with `delta`, reading only the added rows from `db`: equal to what
+// load_catalog(db) returns, provided `old` mirrored the database before the change and
+// `delta` lists every file row deleted or inserted since. Costs a copy of `old` plus work
+// proportional to the changed files (and one pass over the files' commits when they moved).
+Result<std::shared_ptr<const Catalog>> update_catalog(const Catalog& old, sqlite3* db,
+                                                      const CatalogDelta& delta);
+
 // Module path of a file: "a/b/c.py" -> "a.b.c", "a/b/__init__.py" -> "a.b"; "" for others.
 std::string module_of(std::string_view path);
 
