@@ -285,9 +285,9 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   }
   // Classes the task names in prose ("the Pow class", "'Contains' object") or in its first
   // line ("Intersection should remove duplicates"): the file that defines the class.
-  std::vector<std::string> named = task.class_words;
-  named.insert(named.end(), task.title_caps.begin(), task.title_caps.end());
-  for (const auto& name : named) {
+  std::vector<std::string> class_names = task.class_words;
+  class_names.insert(class_names.end(), task.title_caps.begin(), task.title_caps.end());
+  for (const auto& name : class_names) {
     auto ci = cat->definitions.find(name);
     if (ci == cat->definitions.end()) continue;
     std::unordered_set<std::uint32_t> files;
