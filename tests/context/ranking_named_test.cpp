@@ -112,18 +112,24 @@ TEST_CASE("ranking: the file defining a named Class.member and a named class", "
   auto code = make_code_tree_connector({.root = t.path("repo")});
   REQUIRE((*engine)->ingest(*code).ok());
 
-  auto r = (*engine)->retrieve({.text = "simplify gives the wrong result\n\nThe bug is in Contains.as_set: "
-                                        "`simplify(x)` calls it.", .max_files = 10});
+  auto r = (*engine)->retrieve({.text = "Wrong result\n\nThe bug is in Contains.as_set: it returns itself.",
+                                 .max_files = 10});
   REQUIRE(r.ok());
   CHECK(has_signal(*r, "pkg/sets.py", "member"));
   CHECK_FALSE(has_signal(*r, "pkg/other.py", "member"));  // defines as_set, not Contains
   CHECK(rank_of(*r, "pkg/sets.py") == 1);
 
-  auto r2 = (*engine)->retrieve({.text = "Intersection should remove duplicates\n\nsimplify(x) keeps them.",
+  auto r2 = (*engine)->retrieve({.text = "Intersection should remove duplicates\n\nThe result keeps both copies.",
                                  .max_files = 10});
   REQUIRE(r2.ok());
   CHECK(has_signal(*r2, "pkg/sets.py", "member"));
+  CHECK_FALSE(has_signal(*r2, "pkg/simplify.py", "member"));  // mentions it, does not define it
   CHECK(rank_of(*r2, "pkg/sets.py") == 1);
+
+  // A capitalised title word that is no class credits nothing.
+  auto r3 = (*engine)->retrieve({.text = "Wrong Result for simplify", .max_files = 10});
+  REQUIRE(r3.ok());
+  for (const auto& f : r3->files) CHECK_FALSE(has_signal(*r3, f.path, "member"));
 }
 
 TEST_CASE("ranking: a name imported from a package credits the file defining it", "[context][ranking]") {
@@ -148,5 +154,14 @@ TEST_CASE("ranking: a name imported from a package credits the file defining it"
     for (const auto& w : f.why) imported |= w.name == "path" && w.detail.find("imports tensorproduct") != std::string::npos;
   }
   CHECK(imported);
-  CHECK(rank_of(*r, "lib/quantum/tensorproduct.py") == 1);
+  // The defining file outranks the package the import names (it only re-exports).
+  CHECK(rank_of(*r, "lib/quantum/tensorproduct.py") < rank_of(*r, "lib/quantum/__init__.py"));
+  bool half = false;  // the imported module lib.pauli gets half the credit of a named module
+  for (const auto& f : r->files) {
+    if (f.path != "lib/pauli.py") continue;
+    for (const auto& w : f.why) {
+      if (w.name == "path" && w.detail.find("module lib.pauli") != std::string::npos) half = w.score < 1.5 * 0.9;
+    }
+  }
+  CHECK(half);
 }
