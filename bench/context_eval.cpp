@@ -296,6 +296,12 @@ int main(int argc, char** argv) {
                   ranked.empty() ? "-" : ranked[0].c_str(), x.gold[0].c_str());
       if (sr != 1 && !res->files.empty()) {
         for (const auto& w : res->files[0].why) std::printf("      top1 %-12s %.3f %s\n", w.name.c_str(), w.score, w.detail.c_str());
+        std::printf("      top1 score %.3f\n", res->files[0].score);
+        if (sr > 1) {
+          const auto& g = res->files[static_cast<std::size_t>(sr - 1)];
+          for (const auto& w : g.why) std::printf("      gold %-12s %.3f %s\n", w.name.c_str(), w.score, w.detail.c_str());
+          std::printf("      gold score %.3f\n", g.score);
+        }
       }
       std::fflush(stdout);
     }

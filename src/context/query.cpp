@@ -234,6 +234,136 @@ TaskAnalysis analyze_task(std::string_view text) {
     pos = end + 1;
   }
 
+  // Line-oriented facts: import statements, the class of an exception message.
+  {
+    std::size_t ls = 0;
+    while (ls < n) {
+      std::size_t le = text.find('\n', ls);
+      if (le == std::string_view::npos) le = n;
+      std::string_view line = text.substr(ls, le - ls);
+      ls = le + 1;
+      // Strip REPL prompts and indentation.
+      for (bool again = true; again;) {
+        again = false;
+        const std::size_t f = line.find_first_not_of(" \t");
+        if (f == std::string_view::npos) {
+          line = {};
+          break;
+        }
+        line.remove_prefix(f);
+        if (line.substr(0, 4) == ">>> " || line.substr(0, 4) == "... ") {
+          line.remove_prefix(4);
+          again = true;
+        } else if (line.substr(0, 3) == "In " || line.substr(0, 3) == "In[") {
+          const std::size_t close = line.find("]:");
+          if (close != std::string_view::npos && close < 12) {
+            line.remove_prefix(close + 2);
+            again = true;
+          }
+        }
+      }
+      if (line.empty()) continue;
+      auto next_word = [](std::string_view& rest) {
+        const std::size_t b = rest.find_first_not_of(" \t,()");
+        if (b == std::string_view::npos) {
+          rest = {};
+          return std::string_view();
+        }
+        rest.remove_prefix(b);
+        std::size_t e = 0;
+        while (e < rest.size() && (is_word_char(rest[e]) || rest[e] == '.')) ++e;
+        const std::string_view w = rest.substr(0, e);
+        rest.remove_prefix(e == 0 ? 1 : e);
+        return w;
+      };
+      if (line.substr(0, 5) == "from " || line.substr(0, 7) == "import ") {
+        std::string_view rest = line;
+        std::string module;
+        if (line.substr(0, 5) == "from ") {
+          rest.remove_prefix(5);
+          module = lower(next_word(rest));
+          if (next_word(rest) != "import") continue;
+        } else {
+          rest.remove_prefix(7);
+        }
+        std::size_t guard = 0;
+        while (!rest.empty() && ++guard < 64) {
+          const std::string_view w = next_word(rest);
+          if (w.empty()) continue;
+          if (w == "as") {
+            (void)next_word(rest);
+            continue;
+          }
+          if (module.empty()) {
+            a.imported_modules.push_back(lower(w));
+          } else {
+            a.imported_names.emplace_back(module, lower(w));
+          }
+        }
+        if (!module.empty()) a.imported_modules.push_back(module);
+        continue;
+      }
+      // "AttributeError: 'Contains' object has no attribute 'as_relational'": a class.
+      std::size_t e = 0;
+      while (e < line.size() && (is_word_char(line[e]) || line[e] == '.')) ++e;
+      if (e > 0 && e + 2 < line.size() && line[e] == ':' && line[e + 1] == ' ') {
+        const std::string_view name = line.substr(0, e);
+        auto ends = [&](std::string_view suf) {
+          return name.size() >= suf.size() && name.substr(name.size() - suf.size()) == suf;
+        };
+        if (ends("Error") || ends("Exception") || ends("Warning")) {
+          const std::string_view msg = line.substr(e + 2, 300);
+          // "'Contains' object has no attribute 'as_relational'"
+          if (msg.size() > 2 && (msg[0] == '\'' || msg[0] == '"')) {
+            const std::size_t close = msg.find(msg[0], 1);
+            if (close != std::string_view::npos && close > 1 && msg.substr(close + 1, 8) == " object ") {
+              a.class_words.push_back(lower(msg.substr(1, close - 1)));
+            }
+          }
+        }
+      }
+    }
+  }
+  // "the Pow class", "class Pow", "'Contains' object", "Foo objects"
+  {
+    std::vector<std::pair<std::size_t, std::size_t>> words;  // [begin, end)
+    std::size_t p = 0;
+    while (p < n && words.size() < 20000) {
+      if (!is_word_char(text[p])) {
+        ++p;
+        continue;
+      }
+      std::size_t q = p;
+      while (q < n && is_word_char(text[q])) ++q;
+      words.emplace_back(p, q);
+      p = q;
+    }
+    auto word_at = [&](std::size_t k) { return text.substr(words[k].first, words[k].second - words[k].first); };
+    auto capital = [](std::string_view w) { return !w.empty() && w[0] >= 'A' && w[0] <= 'Z'; };
+    for (std::size_t k = 0; k < words.size(); ++k) {
+      const std::string_view w = word_at(k);
+      if (mask[words[k].first]) continue;  // prose only; code has its own identifiers
+      if ((w == "class" || w == "object" || w == "objects" || w == "instance" || w == "instances") && k > 0 &&
+          words[k - 1].second + 3 >= words[k].first) {
+        const std::string_view prev = word_at(k - 1);
+        if (capital(prev) && prev.size() >= 2 && !stops.count(lower(prev))) a.class_words.push_back(lower(prev));
+      }
+      if (w == "class" && k + 1 < words.size() && words[k].second + 3 >= words[k + 1].first) {
+        const std::string_view nxt = word_at(k + 1);
+        if (capital(nxt) && nxt.size() >= 2 && !stops.count(lower(nxt))) a.class_words.push_back(lower(nxt));
+      }
+    }
+    for (std::size_t k = 0; k < words.size() && words[k].first < title_end; ++k) {
+      const std::string_view w = word_at(k);
+      if (!capital(w) || w.size() < 2 || stops.count(lower(w))) continue;
+      a.title_caps.push_back(lower(w));
+    }
+    std::sort(a.title_caps.begin(), a.title_caps.end());
+    a.title_caps.erase(std::unique(a.title_caps.begin(), a.title_caps.end()), a.title_caps.end());
+    std::sort(a.class_words.begin(), a.class_words.end());
+    a.class_words.erase(std::unique(a.class_words.begin(), a.class_words.end()), a.class_words.end());
+  }
+
   const std::string title = lower(text.substr(0, title_end));
   for (std::string_view w : {"test", "tests", "pytest", "doctest", "testing", "unittest"}) {
     for_each_word(title, [&](std::string_view word) {
@@ -253,6 +383,12 @@ TaskAnalysis analyze_task(std::string_view text) {
   std::stable_sort(a.identifiers.begin(), a.identifiers.end(), by_weight);
   std::sort(a.dotted.begin(), a.dotted.end());
   a.dotted.erase(std::unique(a.dotted.begin(), a.dotted.end()), a.dotted.end());
+  for (auto* v : {&a.imported_modules}) {
+    std::sort(v->begin(), v->end());
+    v->erase(std::unique(v->begin(), v->end()), v->end());
+  }
+  std::sort(a.imported_names.begin(), a.imported_names.end());
+  a.imported_names.erase(std::unique(a.imported_names.begin(), a.imported_names.end()), a.imported_names.end());
   std::sort(a.paths.begin(), a.paths.end());
   a.paths.erase(std::unique(a.paths.begin(), a.paths.end()), a.paths.end());
   return a;

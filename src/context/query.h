@@ -3,6 +3,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace strata::context::detail {
@@ -30,6 +31,16 @@ struct TaskAnalysis {
   // Paths as written (with a '/' and an extension).
   std::vector<std::string> paths;
   std::vector<StackFrame> frames;
+  // Import statements in the task's code ("from a.b import C, d", "import a.b as m"): the
+  // modules (lowercase) and the (module, name) pairs they import.
+  std::vector<std::string> imported_modules;
+  std::vector<std::pair<std::string, std::string>> imported_names;
+  // Names the task calls a class or object ("the Pow class", "Foo objects", and the class of
+  // "AttributeError: 'Contains' object has no attribute ..."), lowercase.
+  std::vector<std::string> class_words;
+  // Capitalised words of the first line, lowercase ("Intersection should remove duplicates"
+  // -> "intersection"); the ranking uses only those that name a class.
+  std::vector<std::string> title_caps;
   // The task is about tests ("test", "pytest", "unit test" ...).
   bool about_tests = false;
 };

@@ -36,6 +36,7 @@ constexpr double kVendoredPenalty = 0.5;
 constexpr double kProsePenalty = 0.6;
 constexpr double kW_embedding = 0.5;
 constexpr double kW_chunk = 0.6;
+constexpr double kW_member = 1.2;
 // Chunk evidence: how many of the best candidates are read, and how strongly a long
 // function's coverage is discounted ((lines / 8) ^ exponent).
 constexpr std::size_t kChunkCandidates = 15;
@@ -53,7 +54,8 @@ constexpr std::size_t kSpanFiles = 10;
 
 struct Scores {
   double bm25 = 0, definition = 0, path = 0, trace = 0, history = 0, co_change = 0;
-  std::vector<std::string> def_names, path_why, trace_why, history_why;
+  double member = 0;
+  std::vector<std::string> def_names, path_why, trace_why, history_why, member_why;
 };
 
 std::string fts_query(const std::vector<std::string>& terms) {
@@ -229,13 +231,16 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     std::string_view v = d;
     while (!v.empty()) {
       auto it = cat->by_module.find(std::string(v));
+      // A module the task's code imports is where the reproduction starts (an entry point),
+      // less often where the fault is: half the credit of a module named otherwise.
+      const bool imported = std::binary_search(task.imported_modules.begin(), task.imported_modules.end(), std::string(v));
       // A one-part module ("sympy") says nothing about where in the package to look.
       if (it != cat->by_module.end() && v.find('.') != std::string_view::npos) {
         const double strength = it->second.size() == 1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(it->second.size()));
         for (auto f : it->second) {
           // A package's __init__ stands for the whole package, not for the code in question.
           const bool init = cat->files[f].stem == "__init__";
-          credit_path(f, (init ? 0.35 : 0.9) * strength, "module " + std::string(v));
+          credit_path(f, (init ? 0.35 : 0.9) * strength * (imported ? 0.5 : 1.0), "module " + std::string(v));
         }
         break;
       }
@@ -250,6 +255,70 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     const double strength = 0.7 / std::sqrt(static_cast<double>(it->second.size())) *
                             std::min(1.0, id.weight / 2.0);
     for (auto f : it->second) credit_path(f, strength, "file name " + id.term);
+  }
+
+  // Members named with their class ("Contains.as_set", "Point.vel()"): the file that defines
+  // both the class and the member.
+  for (const auto& d : task.dotted) {
+    const auto dot = d.rfind('.');
+    if (dot == std::string::npos || dot == 0) continue;
+    const auto before = d.rfind('.', dot - 1);
+    const std::size_t cls_start = before == std::string::npos ? 0 : before + 1;
+    auto ci = cat->definitions.find(d.substr(cls_start, dot - cls_start));
+    auto mi = cat->definitions.find(d.substr(dot + 1));
+    if (ci == cat->definitions.end() || mi == cat->definitions.end()) continue;
+    std::unordered_set<std::uint32_t> classes, both;
+    for (const auto& c : ci->second) {
+      if (c.kind == ChunkKind::kClass) classes.insert(c.file);
+    }
+    for (const auto& m : mi->second) {
+      if (m.kind == ChunkKind::kMethod && classes.count(m.file)) both.insert(m.file);
+    }
+    if (both.empty() || both.size() > 8) continue;
+    const double v = 1.0 / std::sqrt(static_cast<double>(both.size()));
+    for (auto f : both) {
+      if (!visible(f)) continue;
+      Scores& s = scores[f];
+      s.member = std::max(s.member, v);
+      if (s.member_why.size() < 2) s.member_why.push_back(d);
+    }
+  }
+  // Classes the task names in prose ("the Pow class", "'Contains' object") or in its first
+  // line ("Intersection should remove duplicates"): the file that defines the class.
+  std::vector<std::string> class_names = task.class_words;
+  class_names.insert(class_names.end(), task.title_caps.begin(), task.title_caps.end());
+  for (const auto& name : class_names) {
+    auto ci = cat->definitions.find(name);
+    if (ci == cat->definitions.end()) continue;
+    std::unordered_set<std::uint32_t> files;
+    for (const auto& c : ci->second) {
+      if (c.kind == ChunkKind::kClass) files.insert(c.file);
+    }
+    if (files.empty() || files.size() > 8) continue;
+    const double v = 0.7 / std::sqrt(static_cast<double>(files.size()));
+    for (auto f : files) {
+      if (!visible(f)) continue;
+      Scores& s = scores[f];
+      s.member = std::max(s.member, v);
+      if (s.member_why.size() < 2) s.member_why.push_back("class " + name);
+    }
+  }
+  // Names imported from a package ("from a.b import C"): the file under a/b that defines C
+  // (a package's __init__ re-exports; the definition is the code in question).
+  for (const auto& [mod, name] : task.imported_names) {
+    auto di = cat->definitions.find(name);
+    if (di == cat->definitions.end()) continue;
+    std::unordered_set<std::uint32_t> files;
+    for (const auto& d : di->second) {
+      if (d.kind == ChunkKind::kMethod) continue;
+      const std::string& m = cat->files[d.file].module;
+      if (m == mod || (m.size() > mod.size() && m.compare(0, mod.size(), mod) == 0 && m[mod.size()] == '.')) {
+        files.insert(d.file);
+      }
+    }
+    if (files.empty() || files.size() > 4) continue;
+    const double v = 0.8 / std::sqrt(static_cast<double>(files.size()));
+    for (auto f : files) credit_path(f, v, "imports " + name + " from " + mod);
   }
 
   // Stack traces: deeper frames count more; frames outside the index are ignored.
@@ -332,7 +401,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   auto combine = [&](std::uint32_t f, const Scores& s) {
     double v = kW_bm25 * s.bm25 + kW_definition * std::min(1.0, s.definition * 2.0) +
                kW_path * s.path + kW_trace * s.trace + kW_history * s.history +
-               kW_cochange * s.co_change;
+               kW_cochange * s.co_change + kW_member * s.member;
     // Prose files (README, templates, docs) rank below code for a task that names code.
     if (!task.identifiers.empty() && language_for_path(cat->files[f].path).empty()) v *= kProsePenalty;
     const auto flags = cat->files[f].flags;
@@ -496,6 +565,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       hit.why.push_back({"history", kW_history * s.history, "commits: " + join(s.history_why, 2)});
     }
     if (s.co_change > 0) hit.why.push_back({"co_change", kW_cochange * s.co_change, "changed with top files"});
+    if (s.member > 0) hit.why.push_back({"member", kW_member * s.member, "defines " + join(s.member_why, 2)});
     if (auto c = chunk_score.find(r.file); c != chunk_score.end() && c->second > 0) {
       hit.why.push_back({"chunk", kW_chunk * c->second, "a function or method holds the task's terms"});
     }

@@ -1,7 +1,8 @@
 // fuzz_git_log — parse_git_log() and analyze_task() on arbitrary bytes.
 //
 // Checks: no crash; every parsed commit has a 40- or 64-hex-digit hash and no empty path;
-// task analysis never yields empty terms or identifiers.
+// task analysis never yields empty terms, identifiers, imports or class names, and its
+// class-name lists are sorted and unique.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -33,6 +34,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   for (const auto& t : task.identifiers) {
     if (t.term.empty()) std::abort();
+  }
+  // Imports, class names: never empty, and sorted without duplicates.
+  for (const auto& m : task.imported_modules) {
+    if (m.empty()) std::abort();
+  }
+  for (const auto& [m, n] : task.imported_names) {
+    if (m.empty() || n.empty()) std::abort();
+  }
+  for (const auto* v : {&task.class_words, &task.title_caps}) {
+    for (std::size_t i = 0; i < v->size(); ++i) {
+      if ((*v)[i].empty() || (i > 0 && !((*v)[i - 1] < (*v)[i]))) std::abort();
+    }
   }
   return 0;
 }
