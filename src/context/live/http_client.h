@@ -19,6 +19,10 @@ struct HttpResponse {
   std::string body;
 };
 
+// Percent-encodes `text` for a URL query value or path segment: unreserved characters
+// (RFC 3986) and the characters in `keep` pass through, everything else becomes %XX.
+std::string url_component(std::string_view text, std::string_view keep = {});
+
 // The URL of rel="next" in a Link header; "" when none.
 std::string next_link(std::string_view link_header);
 

@@ -52,8 +52,6 @@ std::string format_jira_cursor(const JiraCursor& cursor);
 std::string jql_date(std::int64_t ms);
 // A JQL string literal: "..." with \ and " escaped.
 std::string jql_quote(std::string_view text);
-// Percent-encodes everything but unreserved characters (RFC 3986).
-std::string url_component(std::string_view text);
 // Standard base64 with padding.
 std::string base64(std::string_view bytes);
 

@@ -13,6 +13,9 @@ namespace {
 
 using namespace detail;
 
+// Slack's list parameters (types=public_channel,private_channel) keep their commas.
+std::string url_component_list(std::string_view s) { return url_component(s, ","); }
+
 // "1700000000.000100" compared numerically (seconds, then the fraction).
 bool ts_less(const std::string& a, const std::string& b) {
   const auto da = a.find('.'), db = b.find('.');
@@ -20,22 +23,6 @@ bool ts_less(const std::string& a, const std::string& b) {
   if (ia.size() != ib.size()) return ia.size() < ib.size();
   if (ia != ib) return ia < ib;
   return (da == std::string::npos ? "" : a.substr(da + 1)) < (db == std::string::npos ? "" : b.substr(db + 1));
-}
-
-std::string url_encode(std::string_view s) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-        c == '.' || c == '~' || c == ',') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
 }
 
 class SlackLiveConnector final : public Connector {
@@ -52,7 +39,7 @@ class SlackLiveConnector final : public Connector {
                          const std::function<void(const Json&, const std::string&)>& page) -> Status {
       std::string next;
       for (std::size_t n = 0; n < options_.http.max_pages && !fw.stopped(); ++n) {
-        auto r = http.get("/api/" + method + "?" + query + (next.empty() ? "" : "&cursor=" + url_encode(next)));
+        auto r = http.get("/api/" + method + "?" + query + (next.empty() ? "" : "&cursor=" + url_component_list(next)));
         if (!r.ok()) return r.status();
         std::string error;
         auto j = parse_json(r->body, &error);
@@ -70,7 +57,7 @@ class SlackLiveConnector final : public Connector {
     };
 
     std::vector<SlackConversation> conversations;
-    STRATA_RETURN_IF_ERROR(each_page("conversations.list", "limit=200&types=" + url_encode(options_.types),
+    STRATA_RETURN_IF_ERROR(each_page("conversations.list", "limit=200&types=" + url_component_list(options_.types),
         [&](const Json& j, const std::string&) {
           const Json* list = member(j, "channels");
           if (!list || !list->is_array()) return;
@@ -96,7 +83,7 @@ class SlackLiveConnector final : public Connector {
       ctx.max_record_bytes = options_.max_record_bytes;
       if (conv.is_private) {
         std::vector<std::string> members;
-        Status s = each_page("conversations.members", "limit=1000&channel=" + url_encode(conv.id),
+        Status s = each_page("conversations.members", "limit=1000&channel=" + url_component_list(conv.id),
             [&](const Json& j, const std::string&) {
               if (const Json* m = member(j, "members"); m && m->is_array()) {
                 for (const auto& u : *m) {
@@ -132,14 +119,14 @@ class SlackLiveConnector final : public Connector {
         });
       };
       Status s = messages("conversations.history",
-                          "limit=200&channel=" + url_encode(conv.id) +
-                              (since.empty() ? "" : "&oldest=" + url_encode(history_oldest(since))),
+                          "limit=200&channel=" + url_component_list(conv.id) +
+                              (since.empty() ? "" : "&oldest=" + url_component_list(history_oldest(since))),
                           true);
       for (const auto& ts : threads) {
         if (!s.ok()) break;
         s = messages("conversations.replies",
-                     "limit=200&channel=" + url_encode(conv.id) + "&ts=" + url_encode(ts) +
-                         (since.empty() ? "" : "&oldest=" + url_encode(since)),
+                     "limit=200&channel=" + url_component_list(conv.id) + "&ts=" + url_component_list(ts) +
+                         (since.empty() ? "" : "&oldest=" + url_component_list(since)),
                      false);
       }
       if (s.code() == StatusCode::kFailedPrecondition) {  // not_in_channel, channel_not_found, ...
