@@ -218,6 +218,9 @@ class IndexSink final : public IngestSink {
     if (options_.progress) options_.progress(progress(""));
   }
 
+  // The file rows this scan deleted and inserted (for the catalog update).
+  const CatalogDelta& delta() const { return delta_; }
+
  private:
   // A stamp is trusted only when recorded at least this long after the file's mtime: more
   // than any file system's timestamp granularity (FAT: 2 s) and the kernel's coarse clock.
@@ -310,6 +313,7 @@ class IndexSink final : public IngestSink {
 
   Status delete_file(std::int64_t id) {
     STRATA_RETURN_IF_ERROR(step_done(stmt(0, "DELETE FROM files WHERE id = ?1").bind(1, id), "delete file"));
+    delta_.removed_files.push_back(id);
     STRATA_RETURN_IF_ERROR(step_done(stmt(1, "DELETE FROM files_fts WHERE rowid = ?1").bind(1, id), "delete file terms"));
     STRATA_RETURN_IF_ERROR(step_done(stmt(2, "DELETE FROM chunks WHERE file_id = ?1").bind(1, id), "delete chunks"));
     return step_done(stmt(13, "DELETE FROM file_stamps WHERE file_id = ?1").bind(1, id), "delete stamp");
@@ -346,6 +350,7 @@ class IndexSink final : public IngestSink {
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert file"));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
     remember(doc.path, {id, hash, false});
+    delta_.added_files.push_back(id);
 
     std::string symbols;
     Stmt& chunk_ins = stmt(7,
@@ -419,6 +424,7 @@ class IndexSink final : public IngestSink {
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
   Stmt stmts_[16];
+  CatalogDelta delta_;
 };
 
 }  // namespace
@@ -498,14 +504,25 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   // The catalog mirrors files, chunks, commits and the cursors' commits: rebuild it only
   // when one of them changed (a no-op re-ingest of a large tree stays cheap).
   const bool changed = report.added + report.updated + report.removed > 0 || !had_cursor ||
-                       previous_commit != scanned->commit;
+                       previous_commit != scanned->commit || catalog_stale_;
   if (changed) {
     // An ingest that only added documents (no file row replaced or removed, no old row's
     // commit changed) extends the catalog with the rows above its last id instead of
     // reloading every document: a day of chat on a million-message index costs the day.
-    const bool append_only = report.updated == 0 && report.removed == 0 && old_rows_restamped == 0 &&
-                             (!had_cursor || previous_commit == scanned->commit) && !catalog_stale_;
-    Status cs = append_only ? extend_catalog() : reload_catalog();
+    // A few replaced or removed files update the catalog in place (a one-file edit costs
+    // that file); a large change reloads it whole.
+    const bool commits_changed = old_rows_restamped > 0 || (had_cursor && previous_commit != scanned->commit);
+    const bool append_only = report.updated == 0 && report.removed == 0 && !commits_changed;
+    Status cs;
+    if (catalog_stale_) {
+      cs = reload_catalog();
+    } else if (append_only) {
+      cs = extend_catalog();
+    } else {
+      CatalogDelta delta = sink.delta();
+      delta.commits_changed = commits_changed;
+      cs = update_catalog(delta);
+    }
     if (!cs.ok()) {
       catalog_stale_ = true;  // the next ingest reloads it whole
       return cs;
@@ -519,9 +536,40 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
 Status EngineImpl::reload_catalog() {
   auto catalog = load_catalog(writer_.get());
   if (!catalog.ok()) return catalog.status();
+  ++catalog_reloads_;
   std::lock_guard cat_lock(catalog_mu_);
   catalog_ = std::move(*catalog);
   catalog_stale_ = false;
+  return ok_status();
+}
+
+Status EngineImpl::update_catalog(const CatalogDelta& delta) {
+  sqlite3* db = writer_.get();
+  std::shared_ptr<Catalog> next;
+  {
+    std::unique_lock cat_lock(catalog_mu_);
+    const std::size_t touched = delta.removed_files.size() + delta.added_files.size();
+    if (catalog_->files.empty() || touched > catalog_->files.size() / 2) {
+      cat_lock.unlock();
+      return reload_catalog();  // a large change: a full load is cheaper than renumbering
+    }
+    if (catalog_.use_count() == 1) {
+      // No reader holds it (readers copy the pointer under catalog_mu_): update it in place,
+      // holding the lock so no reader sees it half-updated.
+      Status s = apply_catalog_delta(db, *std::const_pointer_cast<Catalog>(catalog_), delta);
+      if (s.ok()) {
+        ++catalog_updates_;
+        return s;
+      }
+      cat_lock.unlock();
+      return reload_catalog();  // half-updated: start over
+    }
+    next = std::make_shared<Catalog>(*catalog_);  // a reader holds it: update a copy
+  }
+  if (!apply_catalog_delta(db, *next, delta).ok()) return reload_catalog();
+  ++catalog_updates_;
+  std::lock_guard cat_lock(catalog_mu_);
+  catalog_ = std::move(next);
   return ok_status();
 }
 

@@ -2,6 +2,7 @@
 // packer.cpp.
 #pragma once
 
+#include <atomic>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -31,12 +32,18 @@ class EngineImpl final : public ContextEngine {
   sqlite3* reader() const { return reader_.get(); }
   std::mutex& read_mu() const { return read_mu_; }
   const EngineOptions& options() const { return options_; }
+  // How many ingests refreshed the catalog by an update in place or of a copy
+  // (update_catalog) and by a full reload since open; for tests and diagnostics.
+  std::size_t catalog_updates() const { return catalog_updates_.load(); }
+  std::size_t catalog_reloads() const { return catalog_reloads_.load(); }
 
  private:
-  // After a committed ingest (write_mu_ held): the catalog rebuilt from the database, or
-  // extended with the rows added since its last id.
+  // After a committed ingest (write_mu_ held): the catalog rebuilt from the database,
+  // extended with the rows added since its last id, or updated with the rows one ingest
+  // deleted and inserted (a full reload when that fails or the change is large).
   Status reload_catalog();
   Status extend_catalog();
+  Status update_catalog(const CatalogDelta& delta);
 
   EngineOptions options_;
   std::mutex write_mu_;
@@ -47,6 +54,8 @@ class EngineImpl final : public ContextEngine {
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
   bool catalog_stale_ = false;  // a catalog update failed after a commit (write_mu_)
+  std::atomic<std::size_t> catalog_updates_{0};
+  std::atomic<std::size_t> catalog_reloads_{0};
 };
 
 // True when a document with `access` ('\n'-joined) may be read by `principal`.

@@ -3,6 +3,9 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <iterator>
+#include <string>
+#include <vector>
 
 #include "context/sqlite_util.h"
 
@@ -146,49 +149,96 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
   return db;
 }
 
+namespace {
+
+// The columns add_file reads. commit_hash '' = the commit of the file's connector (complete
+// scans store it once, in cursors, instead of re-stamping every row on each new commit).
+constexpr const char* kFileColumns =
+    "SELECT f.id, f.path, CASE WHEN f.commit_hash = '' THEN coalesce(c.commit_hash, '')"
+    " ELSE f.commit_hash END, f.access, f.flags, f.bytes"
+    " FROM files f LEFT JOIN cursors c ON c.connector = f.source";
+
+std::string lower_ascii(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
+  return s;
+}
+
+// Appends the file row `files` is on (kFileColumns) to the catalog and its lookup tables.
+void add_file(Catalog& cat, Stmt& files) {
+  Catalog::File f;
+  f.id = files.int64(0);
+  f.path = files.text(1);
+  f.commit = files.text(2);
+  f.access = files.text(3);
+  f.flags = static_cast<std::uint8_t>(files.int64(4));
+  f.bytes = static_cast<std::size_t>(files.int64(5));
+  const auto slash = f.path.rfind('/');
+  std::string name = f.path.substr(slash == std::string::npos ? 0 : slash + 1);
+  const auto dot = name.rfind('.');
+  f.stem = lower_ascii(name.substr(0, dot == std::string::npos || dot == 0 ? name.size() : dot));
+  f.module = module_of(f.path);
+  const auto index = static_cast<std::uint32_t>(cat.files.size());
+  cat.by_id[f.id] = index;
+  cat.by_path[f.path] = index;
+  cat.by_stem[f.stem].push_back(index);
+  if (!f.module.empty()) {
+    // Every dotted suffix with at least two parts ("printing.ccode").
+    std::string_view m = f.module;
+    cat.by_module[std::string(m)].push_back(index);
+    std::size_t dot_pos = m.find('.');
+    while (dot_pos != std::string_view::npos) {
+      m.remove_prefix(dot_pos + 1);
+      if (m.find('.') == std::string_view::npos) break;
+      cat.by_module[std::string(m)].push_back(index);
+      dot_pos = m.find('.');
+    }
+  }
+  cat.files.push_back(std::move(f));
+}
+
+// Adds the named chunk `chunks` is on (file_id, kind, name, start_line) to the symbol table.
+void add_definition(Catalog& cat, Stmt& chunks) {
+  auto it = cat.by_id.find(chunks.int64(0));
+  if (it == cat.by_id.end()) return;
+  cat.definitions[lower_ascii(chunks.text(2))].push_back(
+      {it->second, static_cast<ChunkKind>(chunks.int64(1)), static_cast<int>(chunks.int64(3))});
+  ++cat.chunks;
+}
+
+constexpr std::uint32_t kGone = 0xffffffffu;
+
+// Drops the entries of removed files (remap[i] == kGone) from a lookup table and renumbers
+// the rest, keeping their order; keys left without entries are erased. Returns how many
+// entries were dropped.
+template <typename Map, typename IndexOf>
+std::size_t remap_table(Map& table, const std::vector<std::uint32_t>& remap, IndexOf&& index_of) {
+  std::size_t dropped = 0;
+  for (auto it = table.begin(); it != table.end();) {
+    auto& v = it->second;
+    std::size_t out = 0;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      const std::uint32_t to = remap[index_of(v[i])];
+      if (to == kGone) continue;
+      if (out != i) v[out] = v[i];
+      index_of(v[out]) = to;
+      ++out;
+    }
+    dropped += v.size() - out;
+    v.resize(out);
+    it = v.empty() ? table.erase(it) : std::next(it);
+  }
+  return dropped;
+}
+
+}  // namespace
+
 Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
-  Catalog* cat = &catalog;
-  // commit_hash '' = the commit of the file's connector (complete scans store it once, in
-  // cursors, instead of re-stamping every row on each new commit).
-  Stmt files(db, "SELECT f.id, f.path, CASE WHEN f.commit_hash = '' THEN coalesce(c.commit_hash, '')"
-                 " ELSE f.commit_hash END, f.access, f.flags, f.bytes"
-                 " FROM files f LEFT JOIN cursors c ON c.connector = f.source WHERE f.id > ?1 ORDER BY f.id");
+  Stmt files(db, (std::string(kFileColumns) + " WHERE f.id > ?1 ORDER BY f.id").c_str());
   if (!files.ok()) return sqlite_error(db, "load files");
   files.bind(1, after_id);
   int rc;
-  while ((rc = files.step()) == SQLITE_ROW) {
-    Catalog::File f;
-    f.id = files.int64(0);
-    f.path = files.text(1);
-    f.commit = files.text(2);
-    f.access = files.text(3);
-    f.flags = static_cast<std::uint8_t>(files.int64(4));
-    f.bytes = static_cast<std::size_t>(files.int64(5));
-    const auto slash = f.path.rfind('/');
-    std::string name = f.path.substr(slash == std::string::npos ? 0 : slash + 1);
-    const auto dot = name.rfind('.');
-    f.stem = name.substr(0, dot == std::string::npos || dot == 0 ? name.size() : dot);
-    std::transform(f.stem.begin(), f.stem.end(), f.stem.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-    f.module = module_of(f.path);
-    const auto index = static_cast<std::uint32_t>(cat->files.size());
-    cat->by_id[f.id] = index;
-    cat->by_path[f.path] = index;
-    cat->by_stem[f.stem].push_back(index);
-    if (!f.module.empty()) {
-      // Every dotted suffix with at least two parts ("printing.ccode").
-      std::string_view m = f.module;
-      cat->by_module[std::string(m)].push_back(index);
-      std::size_t dot_pos = m.find('.');
-      while (dot_pos != std::string_view::npos) {
-        m.remove_prefix(dot_pos + 1);
-        if (m.find('.') == std::string_view::npos) break;
-        cat->by_module[std::string(m)].push_back(index);
-        dot_pos = m.find('.');
-      }
-    }
-    cat->files.push_back(std::move(f));
-  }
+  while ((rc = files.step()) == SQLITE_ROW) add_file(catalog, files);
   if (rc != SQLITE_DONE) return sqlite_error(db, "load files");
   // Named chunks only (a chat message's or a text file's whole-file chunk has no name).
   Stmt chunks(db, after_id == 0 ? "SELECT file_id, kind, name, start_line FROM chunks WHERE name != ''"
@@ -196,17 +246,83 @@ Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
                                   " AND file_id > ?1 ORDER BY id");
   if (!chunks.ok()) return sqlite_error(db, "load chunks");
   if (after_id != 0) chunks.bind(1, after_id);
-  while ((rc = chunks.step()) == SQLITE_ROW) {
-    auto it = cat->by_id.find(chunks.int64(0));
-    if (it == cat->by_id.end()) continue;
-    std::string name = chunks.text(2);
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; });
-    cat->definitions[name].push_back({it->second, static_cast<ChunkKind>(chunks.int64(1)),
-                                      static_cast<int>(chunks.int64(3))});
-    ++cat->chunks;
-  }
+  while ((rc = chunks.step()) == SQLITE_ROW) add_definition(catalog, chunks);
   if (rc != SQLITE_DONE) return sqlite_error(db, "load chunks");
+  return ok_status();
+}
+
+Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta) {
+  // Removed rows: compact the file list (order kept) and renumber every lookup table.
+  std::vector<std::uint32_t> remap;
+  for (const std::int64_t id : delta.removed_files) {
+    auto it = cat.by_id.find(id);
+    if (it == cat.by_id.end()) continue;  // inserted and deleted again by the same ingest
+    if (remap.empty()) remap.assign(cat.files.size(), 0);
+    remap[it->second] = kGone;
+  }
+  if (!remap.empty()) {
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < cat.files.size(); ++i) {
+      if (remap[i] == kGone) {
+        cat.by_id.erase(cat.files[i].id);
+        cat.by_path.erase(cat.files[i].path);
+        continue;
+      }
+      remap[i] = static_cast<std::uint32_t>(kept);
+      if (kept != i) cat.files[kept] = std::move(cat.files[i]);
+      ++kept;
+    }
+    cat.files.resize(kept);
+    for (auto& [id, index] : cat.by_id) index = remap[index];
+    for (auto& [path, index] : cat.by_path) index = remap[index];
+    auto self = [](std::uint32_t& i) -> std::uint32_t& { return i; };
+    remap_table(cat.by_stem, remap, self);
+    remap_table(cat.by_module, remap, self);
+    cat.chunks -= remap_table(cat.definitions, remap,
+                              [](Catalog::Definition& d) -> std::uint32_t& { return d.file; });
+  }
+  // Added rows in id order, as a full load reads them (new rows have the largest ids).
+  std::vector<std::int64_t> added = delta.added_files;
+  std::sort(added.begin(), added.end());
+  added.erase(std::unique(added.begin(), added.end()), added.end());
+  if (!added.empty()) {
+    Stmt files(db, (std::string(kFileColumns) + " WHERE f.id = ?1").c_str());
+    Stmt chunks(db, "SELECT file_id, kind, name, start_line FROM chunks WHERE file_id = ?1"
+                    " AND name != '' ORDER BY id");
+    if (!files.ok() || !chunks.ok()) return sqlite_error(db, "load changed files");
+    for (const std::int64_t id : added) {
+      if (cat.by_id.count(id)) continue;
+      files.reset().bind(1, id);
+      const int rc = files.step();
+      if (rc == SQLITE_DONE) continue;  // inserted and deleted again by the same ingest
+      if (rc != SQLITE_ROW) return sqlite_error(db, "load changed files");
+      add_file(cat, files);
+    }
+    // Chunks after all files: a full load reads chunks in id order, and a later-inserted
+    // file's chunks have larger ids.
+    for (const std::int64_t id : added) {
+      chunks.reset().bind(1, id);
+      int rc;
+      while ((rc = chunks.step()) == SQLITE_ROW) add_definition(cat, chunks);
+      if (rc != SQLITE_DONE) return sqlite_error(db, "load changed chunks");
+    }
+  }
+  // A cursor's new commit (or re-stamped rows) moves the commit of files that follow it.
+  if (delta.commits_changed) {
+    Stmt commits(db, "SELECT f.id, CASE WHEN f.commit_hash = '' THEN coalesce(c.commit_hash, '')"
+                     " ELSE f.commit_hash END FROM files f LEFT JOIN cursors c ON c.connector = f.source");
+    if (!commits.ok()) return sqlite_error(db, "load commits of files");
+    int rc;
+    while ((rc = commits.step()) == SQLITE_ROW) {
+      auto it = cat.by_id.find(commits.int64(0));
+      if (it == cat.by_id.end()) continue;
+      std::string& commit = cat.files[it->second].commit;
+      std::string now = commits.text(1);
+      if (commit != now) commit = std::move(now);
+    }
+    if (rc != SQLITE_DONE) return sqlite_error(db, "load commits of files");
+  }
+  load_catalog_totals(db, cat);
   return ok_status();
 }
 

@@ -71,6 +71,20 @@ Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id);
 // Sets the catalog's commit count and index commit from the database.
 void load_catalog_totals(sqlite3* db, Catalog& catalog);
 
+// What one ingest changed in the rows the catalog mirrors.
+struct CatalogDelta {
+  std::vector<std::int64_t> removed_files;  // ids of deleted file rows (an update is both)
+  std::vector<std::int64_t> added_files;    // ids of inserted file rows
+  bool commits_changed = false;             // a cursor's commit or a row's commit changed
+};
+// Brings `catalog` up to date with `delta`, reading only the added rows (and, when commits
+// changed, every row's commit) from `db`: the result equals load_catalog(db) provided
+// `catalog` mirrored the database before the change and `delta` lists every file row deleted
+// or inserted since. Work is proportional to the changed files plus one renumbering pass over
+// the lookup tables when rows were removed (no copy, no re-parsing of paths). On error
+// `catalog` may be half-updated: reload it.
+Status apply_catalog_delta(sqlite3* db, Catalog& catalog, const CatalogDelta& delta);
+
 // Module path of a file: "a/b/c.py" -> "a.b.c", "a/b/__init__.py" -> "a.b"; "" for others.
 std::string module_of(std::string_view path);
 
