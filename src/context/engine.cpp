@@ -33,6 +33,12 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
     ::close(fd);
     return s;
   }
+  if (options.substring_index) {
+    if (Status s = ensure_substring_index(writer->get()); !s.ok()) {
+      ::close(fd);
+      return s;
+    }
+  }
   auto reader = open_index_db(options.index_path, false);
   if (!reader.ok()) {
     ::close(fd);
@@ -69,7 +75,8 @@ bool may_read(std::string_view access, const Principal& principal) {
 EngineImpl::EngineImpl(EngineOptions options, DbPtr writer, DbPtr reader, int lock_fd,
                        std::shared_ptr<const Catalog> catalog)
     : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)),
-      lock_fd_(lock_fd), catalog_(std::move(catalog)) {}
+      lock_fd_(lock_fd), catalog_(std::move(catalog)),
+      substring_index_(detail::has_substring_index(reader_.get())) {}
 
 EngineImpl::~EngineImpl() {
   reader_.reset();
@@ -109,6 +116,7 @@ class IndexSink final : public IngestSink {
     const int rc = any.step();
     if (rc != SQLITE_ROW) return sqlite_error(db_, "read files");
     has_rows_ = any.int64(0) != 0;
+    substring_index_ = has_substring_index(db_);
     return ok_status();
   }
 
@@ -312,6 +320,14 @@ class IndexSink final : public IngestSink {
   }
 
   Status delete_file(std::int64_t id) {
+    if (substring_index_) {
+      // FTS5 external content: the row's trigrams are removed with its text, read before the
+      // row goes.
+      STRATA_RETURN_IF_ERROR(step_done(stmt(16, "INSERT INTO files_substr(files_substr, rowid, content)"
+                                                " SELECT 'delete', id, content FROM files_text WHERE id = ?1")
+                                           .bind(1, id),
+                                       "delete file substrings"));
+    }
     STRATA_RETURN_IF_ERROR(step_done(stmt(0, "DELETE FROM files WHERE id = ?1").bind(1, id), "delete file"));
     delta_.removed_files.push_back(id);
     STRATA_RETURN_IF_ERROR(step_done(stmt(1, "DELETE FROM files_fts WHERE rowid = ?1").bind(1, id), "delete file terms"));
@@ -351,6 +367,11 @@ class IndexSink final : public IngestSink {
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
     remember(doc.path, {id, hash, false});
     delta_.added_files.push_back(id);
+    if (substring_index_) {
+      Stmt& sub = stmt(17, "INSERT INTO files_substr(rowid, content) VALUES(?1, ?2)");
+      sub.bind(1, id).bind_ref(2, doc.content);
+      STRATA_RETURN_IF_ERROR(step_done(sub, "insert file substrings"));
+    }
 
     std::string symbols;
     Stmt& chunk_ins = stmt(7,
@@ -415,6 +436,7 @@ class IndexSink final : public IngestSink {
   bool redact_ = true;
   EdgeWriter edges_{db_};
   bool has_rows_ = false;  // the index held rows of this connector when the scan began
+  bool substring_index_ = false;  // the index has files_substr (kept up to date)
   PathMap existing_;      // rows looked up or written by this scan
   std::string last_miss_;
   PathSet seen_;
@@ -423,7 +445,7 @@ class IndexSink final : public IngestSink {
   std::size_t skipped_ = 0;
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
-  Stmt stmts_[16];
+  Stmt stmts_[18];
   CatalogDelta delta_;
 };
 

@@ -32,6 +32,7 @@ class EngineImpl final : public ContextEngine {
   sqlite3* reader() const { return reader_.get(); }
   std::mutex& read_mu() const { return read_mu_; }
   const EngineOptions& options() const { return options_; }
+  bool has_substring_index() const { return substring_index_; }
   // How many ingests refreshed the catalog by an update in place or of a copy
   // (update_catalog) and by a full reload since open; for tests and diagnostics.
   std::size_t catalog_updates() const { return catalog_updates_.load(); }
@@ -54,6 +55,7 @@ class EngineImpl final : public ContextEngine {
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
   bool catalog_stale_ = false;  // a catalog update failed after a commit (write_mu_)
+  const bool substring_index_;  // the index has files_substr (created only by open)
   std::atomic<std::size_t> catalog_updates_{0};
   std::atomic<std::size_t> catalog_reloads_{0};
 };

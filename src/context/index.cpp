@@ -334,6 +334,29 @@ void load_catalog_totals(sqlite3* db, Catalog& cat) {
   cat.index_commit = head.ok() && head.step() == SQLITE_ROW ? head.text(0) : std::string();
 }
 
+bool has_substring_index(sqlite3* db) {
+  Stmt probe(db, "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'files_substr'");
+  return probe.ok() && probe.step() == SQLITE_ROW;
+}
+
+Status ensure_substring_index(sqlite3* db) {
+  if (has_substring_index(db)) return ok_status();
+  // The contents are BLOBs (any bytes); the view hands them to FTS5 as text, the same bytes
+  // on insert, on delete and when a LIKE re-checks a candidate.
+  STRATA_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE"));
+  Status s = exec(db,
+                  "CREATE VIEW IF NOT EXISTS files_text(id, content) AS"
+                  " SELECT id, CAST(content AS TEXT) FROM files;"
+                  "CREATE VIRTUAL TABLE files_substr USING fts5(content, content='files_text',"
+                  " content_rowid='id', tokenize='trigram', detail='none');"
+                  "INSERT INTO files_substr(files_substr) VALUES('rebuild');");
+  if (!s.ok()) {
+    (void)exec(db, "ROLLBACK");
+    return s;
+  }
+  return exec(db, "COMMIT");
+}
+
 Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db) {
   auto cat = std::make_shared<Catalog>();
   STRATA_RETURN_IF_ERROR(load_catalog_rows(db, *cat, 0));

@@ -85,6 +85,14 @@ struct CatalogDelta {
 // `catalog` may be half-updated: reload it.
 Status apply_catalog_delta(sqlite3* db, Catalog& catalog, const CatalogDelta& delta);
 
+// The optional substring index (EngineOptions::substring_index): an FTS5 trigram table over
+// the files' contents, `files_substr`, whose text is read from the view `files_text` (no
+// second copy of the contents). True when the index has it.
+bool has_substring_index(sqlite3* db);
+// Creates the substring index and fills it from the files already indexed (one transaction;
+// a no-op when it exists).
+Status ensure_substring_index(sqlite3* db);
+
 // Module path of a file: "a/b/c.py" -> "a.b.c", "a/b/__init__.py" -> "a.b"; "" for others.
 std::string module_of(std::string_view path);
 

@@ -51,10 +51,16 @@ constexpr std::size_t kMaxQueryTerms = 48;
 constexpr std::size_t kBm25Candidates = 400;
 constexpr std::size_t kHistoryCommits = 100;
 constexpr std::size_t kSpanFiles = 10;
+// Query::substrings: limits, the credit of a file that contains them (the same for every
+// returned file: it only makes files found by nothing else rank at all) and of a span.
+constexpr std::size_t kMaxSubstrings = 16;
+constexpr std::size_t kMaxSubstringBytes = 1024;
+constexpr double kW_substring = 0.2;
+constexpr double kSubstringSpanBonus = 3.0;
 
 struct Scores {
   double bm25 = 0, definition = 0, path = 0, trace = 0, history = 0, co_change = 0;
-  double member = 0;
+  double member = 0, substring = 0;
   std::vector<std::string> def_names, path_why, trace_why, history_why, member_why;
 };
 
@@ -86,6 +92,75 @@ bool ends_with_component(std::string_view path, std::string_view suffix_lower) {
   return true;
 }
 
+// ASCII letters folded to lower case (what SQLite's LIKE folds), every other byte as is.
+char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+bool contains_folded(std::string_view hay, std::string_view needle) {
+  if (needle.empty()) return true;
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    std::size_t k = 0;
+    while (k < needle.size() && fold(hay[i + k]) == fold(needle[k])) ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+Status check_substrings(const std::vector<std::string>& subs) {
+  if (subs.size() > kMaxSubstrings) {
+    return invalid_argument_error("at most " + std::to_string(kMaxSubstrings) + " substrings per query");
+  }
+  for (const auto& s : subs) {
+    std::size_t chars = 0;
+    for (char c : s) chars += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+    if (s.size() > kMaxSubstringBytes || chars < 3 || s.find('\0') != std::string::npos) {
+      return invalid_argument_error("a substring must be 3 to " + std::to_string(kMaxSubstringBytes) +
+                                    " bytes of at least 3 characters without NUL");
+    }
+  }
+  return ok_status();
+}
+
+// The catalog indexes of the files the principal may read that contain every substring,
+// found through the trigram index (the access filter is inside the query). LIKE treats `%`
+// and `_` as wildcards: both become `_` (any one character, so the trigrams of the rest still
+// select the candidates), and such candidates are checked against the exact text.
+Result<std::unordered_set<std::uint32_t>> substring_files(sqlite3* db, const Catalog& cat,
+                                                          const std::vector<std::string>& subs,
+                                                          const std::string& reader_names) {
+  Stmt like(db, ("SELECT s.rowid FROM files_substr s JOIN files f ON f.id = s.rowid"
+                 " WHERE s.content LIKE ?1 AND " + access_clause("f", 2)).c_str());
+  Stmt text(db, "SELECT content FROM files WHERE id = ?1");
+  if (!like.ok() || !text.ok()) return sqlite_error(db, "search substrings");
+  std::unordered_set<std::uint32_t> out;
+  bool first = true;
+  for (const auto& sub : subs) {
+    std::string pattern = "%";
+    bool wild = false;
+    for (char c : sub) {
+      wild |= c == '%' || c == '_';
+      pattern.push_back(c == '%' ? '_' : c);
+    }
+    pattern.push_back('%');
+    like.reset().bind(1, pattern).bind(2, reader_names);
+    std::unordered_set<std::uint32_t> found;
+    int rc;
+    while ((rc = like.step()) == SQLITE_ROW) {
+      auto it = cat.by_id.find(like.int64(0));
+      if (it == cat.by_id.end() || (!first && !out.count(it->second))) continue;
+      if (wild) {
+        text.reset().bind(1, like.int64(0));
+        if (text.step() != SQLITE_ROW || !contains_folded(text.text(0), sub)) continue;
+      }
+      found.insert(it->second);
+    }
+    if (rc != SQLITE_DONE) return sqlite_error(db, "search substrings");
+    out = std::move(found);
+    first = false;
+    if (out.empty()) break;
+  }
+  return out;
+}
+
 std::string join(const std::vector<std::string>& v, std::size_t max) {
   std::string out;
   for (std::size_t i = 0; i < v.size() && i < max; ++i) {
@@ -101,6 +176,12 @@ std::string join(const std::vector<std::string>& v, std::size_t max) {
 Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   if (query.text.find_first_not_of(" \t\r\n") == std::string::npos) {
     return invalid_argument_error("query text is empty");
+  }
+  STRATA_RETURN_IF_ERROR(check_substrings(query.substrings));
+  if (!query.substrings.empty() && !substring_index_) {
+    return failed_precondition_error(
+        "Query::substrings needs an index with the substring index (open it once with "
+        "EngineOptions::substring_index = true)");
   }
   RetrieveResult result;
   const auto cat = catalog();
@@ -152,6 +233,18 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
 
   std::unordered_map<std::uint32_t, Scores> scores;
   auto visible = [&](std::uint32_t f) { return may_read(cat->files[f].access, query.principal); };
+
+  // Exact substrings: only files holding all of them are returned, and each is a candidate.
+  const bool by_substring = !query.substrings.empty();
+  std::unordered_set<std::uint32_t> with_substrings;
+  if (by_substring) {
+    auto found = substring_files(db, *cat, query.substrings, reader_names);
+    if (!found.ok()) return found.status();
+    with_substrings = std::move(*found);
+    for (const std::uint32_t f : with_substrings) {
+      if (visible(f)) scores[f].substring = 1;
+    }
+  }
 
   // bm25 over the fields.
   if (!terms.empty()) {
@@ -401,7 +494,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   auto combine = [&](std::uint32_t f, const Scores& s) {
     double v = kW_bm25 * s.bm25 + kW_definition * std::min(1.0, s.definition * 2.0) +
                kW_path * s.path + kW_trace * s.trace + kW_history * s.history +
-               kW_cochange * s.co_change + kW_member * s.member;
+               kW_cochange * s.co_change + kW_member * s.member + kW_substring * s.substring;
     // Prose files (README, templates, docs) rank below code for a task that names code.
     if (!task.identifiers.empty() && language_for_path(cat->files[f].path).empty()) v *= kProsePenalty;
     const auto flags = cat->files[f].flags;
@@ -409,7 +502,10 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     if (flags & kFlagVendored) v *= kVendoredPenalty;
     return v;
   };
-  for (auto& [f, s] : scores) ranked.push_back({f, combine(f, s)});
+  for (auto& [f, s] : scores) {
+    if (by_substring && !with_substrings.count(f)) continue;
+    ranked.push_back({f, combine(f, s)});
+  }
   auto order = [&](const Ranked& a, const Ranked& b) {
     if (a.score != b.score) return a.score > b.score;
     return cat->files[a.file].path < cat->files[b.file].path;
@@ -566,6 +662,9 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     }
     if (s.co_change > 0) hit.why.push_back({"co_change", kW_cochange * s.co_change, "changed with top files"});
     if (s.member > 0) hit.why.push_back({"member", kW_member * s.member, "defines " + join(s.member_why, 2)});
+    if (s.substring > 0) {
+      hit.why.push_back({"substring", kW_substring * s.substring, "contains " + join(query.substrings, 3)});
+    }
     if (auto c = chunk_score.find(r.file); c != chunk_score.end() && c->second > 0) {
       hit.why.push_back({"chunk", kW_chunk * c->second, "a function or method holds the task's terms"});
     }
@@ -648,6 +747,17 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
         const double bonus = qualified ? 8.0 : 5.0;
         score += bonus;
         sp.why.push_back({"definition", bonus, "defines " + name});
+      }
+      if (by_substring) {
+        const std::string_view text = std::string_view(body).substr(b, e - b);
+        std::vector<std::string> held;
+        for (const auto& sub : query.substrings) {
+          if (contains_folded(text, sub)) held.push_back(sub);
+        }
+        if (!held.empty()) {
+          score += kSubstringSpanBonus;
+          sp.why.push_back({"substring", kSubstringSpanBonus, "contains " + join(held, 3)});
+        }
       }
       if (score <= 0) continue;
       if (!matched.empty()) sp.why.push_back({"terms", score, join(matched, 6)});

@@ -2,11 +2,13 @@
 // task, or print a token-budgeted packet.
 //
 //   strata-context ingest <repo> --index <file> [--no-history] [--max-commits N] [--quiet]
-//   strata-context query "<task>" --index <file> [--files N] [--spans N]
+//                  [--substring-index]
+//   strata-context query "<task>" --index <file> [--files N] [--spans N] [--substring TEXT]...
 //   strata-context pack "<task>" --index <file> --budget N [--tiktoken <file>
-//                  --encoding cl100k_base|o200k_base] [--format md|json]
+//                  --encoding cl100k_base|o200k_base] [--format md|json] [--substring TEXT]...
 //   strata-context stats --index <file>
-// A task of "-" is read from standard input.
+// A task of "-" is read from standard input. --substring-index (any command) builds the
+// trigram index once; from then on the index keeps it and --substring works.
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -28,9 +30,10 @@ int usage() {
   std::fprintf(stderr,
                "usage:\n"
                "  strata-context ingest <repo> --index <file> [--no-history] [--max-commits N] [--quiet]\n"
-               "  strata-context query \"<task>\" --index <file> [--files N] [--spans N]\n"
+               "                 [--substring-index]\n"
+               "  strata-context query \"<task>\" --index <file> [--files N] [--spans N] [--substring TEXT]...\n"
                "  strata-context pack \"<task>\" --index <file> --budget N [--tiktoken <file>\n"
-               "                 --encoding cl100k_base|o200k_base] [--format md|json]\n"
+               "                 --encoding cl100k_base|o200k_base] [--format md|json] [--substring TEXT]...\n"
                "  strata-context stats --index <file>\n"
                "A task of \"-\" is read from standard input.\n");
   return 2;
@@ -59,11 +62,14 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   std::vector<std::string> positional;
   std::map<std::string, std::string> flags;
+  std::vector<std::string> substrings;  // --substring, repeatable
   for (int i = 2; i < argc; ++i) {
     std::string a = argv[i];
     if (a.rfind("--", 0) == 0 && a.size() > 2) {
-      if (a == "--no-history" || a == "--quiet") {
+      if (a == "--no-history" || a == "--quiet" || a == "--substring-index") {
         flags[a] = "1";
+      } else if (a == "--substring" && i + 1 < argc) {
+        substrings.push_back(argv[++i]);
       } else if (i + 1 < argc) {
         flags[a] = argv[++i];
       } else {
@@ -78,7 +84,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "strata-context: --index <file> is required\n");
     return usage();
   }
-  auto engine = sc::ContextEngine::open({.index_path = flags["--index"]});
+  auto engine = sc::ContextEngine::open(
+      {.index_path = flags["--index"], .substring_index = flags.count("--substring-index") > 0});
   if (!engine.ok()) return fail(engine.status());
 
   if (command == "ingest") {
@@ -133,7 +140,7 @@ int main(int argc, char** argv) {
   if (positional.size() != 1) return usage();
   std::string task = positional[0];
   if (task == "-") task.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  sc::Query q{.text = task};
+  sc::Query q{.text = task, .substrings = substrings};
   if (flags.count("--files") && !parse_size(flags["--files"], q.max_files)) return usage();
   if (flags.count("--spans") && !parse_size(flags["--spans"], q.max_spans)) return usage();
 

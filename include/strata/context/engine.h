@@ -58,6 +58,13 @@ struct EngineOptions {
   // Replace secrets (private keys, API keys and tokens; docs/connectors.md) in documents at
   // ingest with "[REDACTED:<kind>]" and count them in IngestReport. Default: true.
   bool redact_secrets = true;
+  // Keep a trigram index of the files' contents so queries can require exact substrings
+  // (Query::substrings): code fragments, error messages, partial identifiers. Built from the
+  // indexed files when first turned on (one pass over their contents) and kept up to date by
+  // every ingest from then on, also when the index is later opened without this option. It
+  // adds about the size of the contents again to the index file and slows ingest; see
+  // docs/context.md, "Substring search". Default: false.
+  bool substring_index = false;
 };
 
 // Who a query acts for. Documents whose access list holds neither kEveryone, the principal's
@@ -78,6 +85,13 @@ struct Query {
   // Rank test files like any other (normally they are down-weighted unless the task is
   // about tests). Default: false.
   bool include_tests = false;
+  // Exact substrings every returned file must contain (ASCII letters compared
+  // case-insensitively, every other byte exactly; `%` and `_` are plain characters). Files
+  // that contain them are candidates even when no other signal finds them, and spans holding
+  // one rank first. At most 16, each 3 to 1,024 bytes of at least 3 characters, no NUL
+  // (else kInvalidArgument); needs an index with the substring index
+  // (EngineOptions::substring_index), else kFailedPrecondition. Default: none.
+  std::vector<std::string> substrings{};
 };
 
 // One reason an item was chosen: the signal's name ("bm25", "definition", "path",
