@@ -121,6 +121,8 @@ class IndexSink final : public IngestSink {
   }
 
   bool unchanged(std::string_view path, std::string_view hash) override {
+    asked_path_.assign(path);  // put() of the same path stores this key
+    asked_hash_.assign(hash);
     const Existing* e = lookup(path);
     const bool same = e != nullptr && e->hash == hash;
     seen_.emplace(path);
@@ -165,8 +167,10 @@ class IndexSink final : public IngestSink {
     if (doc.path.empty()) return invalid_argument_error("document without a path");
     seen_.insert(doc.path);
     const bool existed = lookup(doc.path) != nullptr;
-    // The hash of the bytes as read (what unchanged() is asked about), then redaction.
-    const std::string hash = content_hash(doc.content);
+    // The key unchanged() was asked about for this path (content_hash() or document_key()
+    // of the document as read), else the hash of the bytes as read; then redaction.
+    const std::string hash = asked_path_ == doc.path ? asked_hash_ : content_hash(doc.content);
+    asked_path_.clear();
     if (redact_) {
       report_.redacted += redact_secrets(doc.content, &report_.redacted_by_kind) +
                           redact_secrets(doc.title, &report_.redacted_by_kind);
@@ -439,6 +443,7 @@ class IndexSink final : public IngestSink {
   bool substring_index_ = false;  // the index has files_substr (kept up to date)
   PathMap existing_;      // rows looked up or written by this scan
   std::string last_miss_;
+  std::string asked_path_, asked_hash_;  // the last unchanged() question
   PathSet seen_;
   std::string access_, path_terms_, body_terms_;  // of the document being put (reused buffers)
   std::size_t written_ = 0;

@@ -9,6 +9,20 @@
 
 namespace strata::context {
 
+namespace {
+
+// The final mix of an FNV-1a state, as 16 lowercase hex digits.
+std::string finish_hash(std::uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return std::string(buf, 16);
+}
+
+}  // namespace
+
 std::string content_hash(std::string_view bytes) {
   // FNV-1a over 8-byte lanes folded with a final mix: stable across platforms and fast
   // enough to hash a whole tree on every scan.
@@ -17,12 +31,42 @@ std::string content_hash(std::string_view bytes) {
     h ^= c;
     h *= 0x100000001b3ULL;
   }
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return std::string(buf, 16);
+  return finish_hash(h);
+}
+
+std::string document_key(const Document& doc) {
+  // The same FNV-1a lanes as content_hash over each field preceded by its length (so no two
+  // different documents serialise alike), then the same final mix.
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  auto byte = [&](unsigned char c) {
+    h ^= c;
+    h *= 0x100000001b3ULL;
+  };
+  auto number = [&](std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) byte(static_cast<unsigned char>(v >> (8 * i)));
+  };
+  auto field = [&](std::string_view s) {
+    number(s.size());
+    for (unsigned char c : s) byte(c);
+  };
+  auto list = [&](const std::vector<std::string>& v) {
+    number(v.size());
+    for (const auto& s : v) field(s);
+  };
+  number(static_cast<std::uint64_t>(doc.kind));
+  field(doc.path);
+  field(doc.commit);
+  field(doc.content);
+  field(doc.title);
+  list(doc.authors);
+  number(static_cast<std::uint64_t>(doc.timestamp));
+  list(doc.changed_paths);
+  list(doc.access);
+  field(doc.parent);
+  field(doc.status);
+  list(doc.links);
+  list(doc.participants);
+  return finish_hash(h);
 }
 
 std::string_view to_string(DocumentKind kind) noexcept {

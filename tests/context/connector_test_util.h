@@ -10,8 +10,9 @@
 
 namespace strata::test {
 
-// Keeps what a connector reported. unchanged() answers from the documents it holds, so two
-// scans through the same sink behave like two ingests.
+// Keeps what a connector reported. unchanged() answers from the keys it stored with the
+// documents (the engine's contract: the key asked about is stored with the put() that
+// follows), so two scans through the same sink behave like two ingests.
 class RecordingSink final : public context::IngestSink {
  public:
   struct Skip {
@@ -20,18 +21,23 @@ class RecordingSink final : public context::IngestSink {
     std::string detail;
   };
   bool unchanged(std::string_view path, std::string_view hash) override {
-    auto it = docs.find(std::string(path));
-    return it != docs.end() && context::content_hash(it->second.content) == hash;
+    asked_path_.assign(path);
+    asked_key_.assign(hash);
+    auto it = keys.find(std::string(path));
+    return it != keys.end() && it->second == hash;
   }
   Status put(context::Document d) override {
     ++puts;
     std::string path = d.path;
+    keys[path] = asked_path_ == path ? asked_key_ : context::content_hash(d.content);
+    asked_path_.clear();
     docs[path] = std::move(d);
     return ok_status();
   }
   Status remove(std::string_view path) override {
     removed.emplace_back(path);
     docs.erase(std::string(path));
+    keys.erase(std::string(path));
     return ok_status();
   }
   void skipped(std::string_view path, context::SkipReason reason, std::string_view detail) override {
@@ -51,9 +57,13 @@ class RecordingSink final : public context::IngestSink {
   }
 
   std::map<std::string, context::Document> docs;
+  std::map<std::string, std::string> keys;  // path -> the re-ingest key stored with it
   std::vector<Skip> skips;
   std::vector<std::string> removed;
   std::size_t puts = 0;
+
+ private:
+  std::string asked_path_, asked_key_;
 };
 
 }  // namespace strata::test

@@ -45,9 +45,13 @@ struct FileStamp {
 class IngestSink {
  public:
   virtual ~IngestSink() = default;
-  // True when the index already holds `path` from this connector with `hash`
-  // (content_hash() of its bytes); the connector then need not put() it. Either way the
-  // path counts as still present for this scan.
+  // True when the index already holds `path` from this connector with `hash`, the
+  // connector's key for the document: content_hash() of its bytes when nothing but the bytes
+  // can change (a file in a tree), document_key() when metadata such as the access list can
+  // change alone (systems of record). The connector then need not put() it. Either way the
+  // path counts as still present for this scan. The engine stores, with the document put()
+  // next for the same path, the key asked about here (content_hash() of the content when
+  // unchanged() was not asked).
   virtual bool unchanged(std::string_view path, std::string_view hash) = 0;
   // Fast path before reading a file: true when the index holds `path` from this connector
   // with exactly `stamp`, recorded at least 2 s after the stamp's mtime (a stamp recorded

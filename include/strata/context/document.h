@@ -92,4 +92,12 @@ struct Document {
 // A stable 64-bit content hash as 16 lowercase hex digits (the key of incremental re-ingest).
 std::string content_hash(std::string_view bytes);
 
+// The re-ingest key of a whole document: a stable 64-bit hash (16 hex digits) of every field
+// the index keeps — kind, path, commit, content, title, authors, timestamp, changed paths,
+// access list, parent, status, links and participants (not `uri`). A connector whose records
+// can change without their text changing (a channel made private, a member removed, a
+// review's approval, a ticket's status) passes this to IngestSink::unchanged(), so such a
+// change is written (and a revoked reader loses access) on the next ingest.
+std::string document_key(const Document& doc);
+
 }  // namespace strata::context

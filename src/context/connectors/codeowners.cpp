@@ -51,10 +51,8 @@ class CodeOwnersConnector final : public Connector {
     const std::string path = "codeowners:" + options_.path;
     ScanResult r;
     r.complete = true;
-    if (sink.unchanged(path, content_hash(*text))) return r;
     std::vector<std::string> errors;
     const auto rules = parse_codeowners(*text, &errors);
-    for (const auto& e : errors) sink.skipped(path, SkipReason::kMalformed, e);
     Document d;
     d.kind = DocumentKind::kOwnership;
     d.path = path;
@@ -69,6 +67,9 @@ class CodeOwnersConnector final : public Connector {
       }
     }
     d.content = std::move(*text);
+    // The whole document is the key: the access option can change alone.
+    if (sink.unchanged(path, document_key(d))) return r;
+    for (const auto& e : errors) sink.skipped(path, SkipReason::kMalformed, e);
     STRATA_RETURN_IF_ERROR(sink.put(std::move(d)));
     return r;
   }

@@ -145,7 +145,6 @@ class DocsTreeConnector final : public Connector {
         sink.skipped(path, SkipReason::kMalformed, "not valid UTF-8");
         continue;
       }
-      if (sink.unchanged(path, content_hash(*text))) continue;
       Document d;
       d.kind = DocumentKind::kDoc;
       d.path = path;
@@ -159,6 +158,8 @@ class DocsTreeConnector final : public Connector {
       }
       d.access = options_.access;
       d.content = std::move(*text);
+      // The whole document is the key: the access option can change alone.
+      if (sink.unchanged(path, document_key(d))) continue;
       STRATA_RETURN_IF_ERROR(sink.put(std::move(d)));
     }
     ScanResult r;

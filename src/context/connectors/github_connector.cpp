@@ -58,8 +58,14 @@ class GitHubExportConnector final : public Connector {
     } else if (probe.ok() && parse_github_repo_private(*probe) == 0) {
       c.access = {std::string(kEveryone)};
     }  // else: unknown or private without a configured list -> nobody
-    c.since = std::string(cursor);
-    std::string max_updated(cursor);
+    // A repository made private (or its configured list changed) changes every record's
+    // access without changing the records: then everything is read again.
+    AccessDigest acl;
+    acl.add(options_.repository, c.access);
+    const AclCursor previous = split_acl_cursor(cursor);
+    const bool access_moved = previous.acl != acl.digest();
+    c.since = access_moved ? std::string() : previous.position;
+    std::string max_updated = c.since;
     c.max_updated = &max_updated;
 
     std::set<long> pulls_with_details, issues_with_details;
@@ -113,7 +119,7 @@ class GitHubExportConnector final : public Connector {
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
     ScanResult r;
-    r.cursor = max_updated;
+    r.cursor = join_acl_cursor(max_updated, acl.digest());
     return r;
   }
 

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -42,7 +43,8 @@ Forwarder::Forwarder(IngestSink& sink) : sink_(sink) {
   records_.put = [this](Document d) {
     if (stopped()) return;
     ++offered_;
-    if (sink_.unchanged(d.path, content_hash(d.content))) return;
+    // The whole record is the key: an access list or a status can change alone.
+    if (sink_.unchanged(d.path, document_key(d))) return;
     Status s = sink_.put(std::move(d));
     if (!s.ok()) status_ = s;
   };
@@ -55,6 +57,27 @@ Forwarder::Forwarder(IngestSink& sink) : sink_(sink) {
     sink_.skipped(key, reason, detail);
   };
 }
+
+AclCursor split_acl_cursor(std::string_view cursor) {
+  constexpr std::string_view kMark = ";acl=";
+  const auto at = cursor.rfind(kMark);
+  if (at == std::string_view::npos) return {std::string(cursor), ""};
+  return {std::string(cursor.substr(0, at)), std::string(cursor.substr(at + kMark.size()))};
+}
+
+std::string join_acl_cursor(std::string_view position, std::string_view acl) {
+  return std::string(position) + ";acl=" + std::string(acl);
+}
+
+void AccessDigest::add(std::string_view owner, const std::vector<std::string>& access) {
+  std::vector<std::string> sorted(access);
+  std::sort(sorted.begin(), sorted.end());
+  text_ += std::to_string(owner.size()) + ":" + std::string(owner) + "=";
+  for (const auto& a : sorted) text_ += std::to_string(a.size()) + ":" + a;
+  text_ += ";";
+}
+
+std::string AccessDigest::digest() const { return content_hash(text_); }
 
 Status split_json_array(std::string_view text,
                         const std::function<void(std::string_view, std::size_t)>& on_record) {

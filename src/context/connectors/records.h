@@ -41,6 +41,28 @@ class Forwarder {
   std::size_t offered_ = 0;
 };
 
+// Cursors of connectors whose access lists come from metadata read on every scan (a Slack
+// conversation's members, a repository's visibility) and whose position skips records
+// already read: "<position>;acl=<digest>". When the digest of the access lists differs from
+// the one in the cursor (or the cursor has none: written by an older version), the scan
+// must start from the beginning so that every record is offered again with its new access
+// list (unchanged ones are skipped by their document_key()).
+struct AclCursor {
+  std::string position;  // what the connector stored before ";acl="
+  std::string acl;       // "" when the cursor has no digest
+};
+AclCursor split_acl_cursor(std::string_view cursor);
+std::string join_acl_cursor(std::string_view position, std::string_view acl);
+// Accumulates access lists into a digest (order-sensitive: feed them in a stable order).
+class AccessDigest {
+ public:
+  void add(std::string_view owner, const std::vector<std::string>& access);
+  std::string digest() const;
+
+ private:
+  std::string text_;
+};
+
 // Calls on_record(bytes, index) for each element of the top-level JSON array in `text`, in
 // order, without validating the elements (that is the caller's parse). Returns an error when
 // `text` is not an array or ends inside one (truncated): records before that point were

@@ -65,8 +65,23 @@ class SlackExportConnector final : public Connector {
         conversations.push_back(std::move(c));
       }
     }
-    const std::string since_day(cursor.substr(0, 10));
-    std::string last_day(cursor);
+    // Members change without messages changing: when any conversation's access list moved,
+    // every day is read again (records whose access did not change are skipped by key).
+    AccessDigest acl;
+    auto access_of = [&](const SlackConversation& conv) {
+      std::vector<std::string> access;
+      if (!conv.is_private) {
+        access = options_.public_access;
+      } else if (conv.members_known) {
+        for (const auto& m : conv.members) access.push_back("slack:" + m);
+      }  // a private conversation without members: nobody
+      return access;
+    };
+    for (const auto& conv : conversations) acl.add(conv.id, access_of(conv));
+    const AclCursor previous = split_acl_cursor(cursor);
+    const bool access_moved = previous.acl != acl.digest();
+    const std::string since_day = access_moved ? std::string() : previous.position.substr(0, 10);
+    std::string last_day = access_moved ? std::string() : previous.position;
     for (const auto& conv : conversations) {
       if (fw.stopped()) break;
       // Folder: the name for channels and groups, the id for DMs (and as a fallback).
@@ -84,11 +99,7 @@ class SlackExportConnector final : public Connector {
       SlackContext ctx;
       ctx.conversation = &conv;
       ctx.max_record_bytes = options_.max_record_bytes;
-      if (!conv.is_private) {
-        ctx.access = options_.public_access;
-      } else if (conv.members_known) {
-        for (const auto& m : conv.members) ctx.access.push_back("slack:" + m);
-      }  // a private conversation without members: nobody
+      ctx.access = access_of(conv);
       for (const auto& name : json_files(options_.root + "/" + folder, "")) {
         if (fw.stopped()) break;
         if (!is_day_file(name)) continue;
@@ -108,7 +119,7 @@ class SlackExportConnector final : public Connector {
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
     ScanResult r;
-    r.cursor = last_day;
+    r.cursor = join_acl_cursor(last_day, acl.digest());
     return r;
   }
 

@@ -34,8 +34,13 @@ class GitHubLiveConnector final : public Connector {
       if (!r.ok()) return r.status();
       if (parse_github_repo_private(r->body) == 0) c.access = {std::string(kEveryone)};
     }
-    c.since = std::string(cursor);
-    std::string max_updated(cursor);
+    // A repository made private (or its configured list changed) changes every record's
+    // access without updating the records: then everything is read again.
+    AccessDigest acl;
+    acl.add(options_.repository, c.access);
+    const AclCursor previous = split_acl_cursor(cursor);
+    c.since = previous.acl != acl.digest() ? std::string() : previous.position;
+    std::string max_updated = c.since;
     c.max_updated = &max_updated;
     Status failed;
 
@@ -97,7 +102,7 @@ class GitHubLiveConnector final : public Connector {
     }
     // Issues (and pull requests' conversations) updated since the cursor.
     std::set<long> issues;
-    s = each_page(repo + "/issues?state=all&per_page=100" + (cursor.empty() ? "" : "&since=" + std::string(cursor)),
+    s = each_page(repo + "/issues?state=all&per_page=100" + (c.since.empty() ? "" : "&since=" + url_component(c.since, ":")),
                   [&](const std::string& body) {
                     c.file = "issues";
                     parse_github_issues(body, c, fw.records(), [&](long n) { issues.insert(n); });
@@ -114,7 +119,7 @@ class GitHubLiveConnector final : public Connector {
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
     ScanResult r;
-    r.cursor = max_updated;
+    r.cursor = join_acl_cursor(max_updated, acl.digest());
     return r;
   }
 
