@@ -47,10 +47,14 @@ std::string principal_names_json(const Principal& principal) {
   return out;
 }
 
-std::size_t visible_file_count(const Catalog& catalog, const Principal& principal) {
-  std::size_t n = 0;
-  for (const auto& f : catalog.files) n += may_read(f.access, principal) ? 1 : 0;
-  return n;
+VisibleFiles visible_files(const Catalog& catalog, const Principal& principal) {
+  VisibleFiles v;
+  for (const auto& f : catalog.files) {
+    if (!may_read(f.access, principal)) continue;
+    ++v.count;
+    v.tokens += f.tokens;
+  }
+  return v;
 }
 
 double visible_document_frequency(sqlite3* db, std::string_view term, const std::string& names_json) {

@@ -26,8 +26,12 @@ std::string access_clause(std::string_view table, int param);
 // The names a principal reads as, as a JSON array: ["*", id, groups...] (empty names left out).
 std::string principal_names_json(const Principal& principal);
 
-// How many catalog files `principal` may read.
-std::size_t visible_file_count(const Catalog& catalog, const Principal& principal);
+// How many catalog files `principal` may read, and their full-text tokens in all.
+struct VisibleFiles {
+  std::size_t count = 0;
+  std::uint64_t tokens = 0;
+};
+VisibleFiles visible_files(const Catalog& catalog, const Principal& principal);
 
 // Number of files `principal` may read whose indexed terms contain `term` (an FTS5 query of
 // one quoted term). -1 on an SQL error.

@@ -8,6 +8,7 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "context/bm25.h"
 #include "context/chunker.h"
 #include "context/engine_impl.h"
 #include "context/people/edges.h"
@@ -43,6 +44,10 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
   if (!reader.ok()) {
     ::close(fd);
     return reader.status();
+  }
+  if (Status s = register_bm25(reader->get()); !s.ok()) {  // per-principal scoring (bm25.h)
+    ::close(fd);
+    return s;
   }
   auto catalog = load_catalog(reader->get());
   if (!catalog.ok()) {

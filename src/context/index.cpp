@@ -155,8 +155,30 @@ namespace {
 // scans store it once, in cursors, instead of re-stamping every row on each new commit).
 constexpr const char* kFileColumns =
     "SELECT f.id, f.path, CASE WHEN f.commit_hash = '' THEN coalesce(c.commit_hash, '')"
-    " ELSE f.commit_hash END, f.access, f.flags, f.bytes"
-    " FROM files f LEFT JOIN cursors c ON c.connector = f.source";
+    " ELSE f.commit_hash END, f.access, f.flags, f.bytes, d.sz"
+    " FROM files f LEFT JOIN cursors c ON c.connector = f.source"
+    " LEFT JOIN files_fts_docsize d ON d.id = f.id";
+
+// The sum of FTS5's per-column token counts (SQLite varints) in a docsize blob.
+std::uint32_t docsize_tokens(const unsigned char* p, int n) {
+  std::uint64_t total = 0;
+  int i = 0;
+  while (i < n) {
+    std::uint64_t v = 0;
+    int k = 0;
+    for (; k < 8 && i < n; ++k) {
+      const unsigned char b = p[i++];
+      v = (v << 7) | (b & 0x7f);
+      if (!(b & 0x80)) break;
+      if (k == 7 && i < n) {
+        v = (v << 8) | p[i++];
+        break;
+      }
+    }
+    total += v;
+  }
+  return static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
+}
 
 std::string lower_ascii(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -173,6 +195,7 @@ void add_file(Catalog& cat, Stmt& files) {
   f.access = files.text(3);
   f.flags = static_cast<std::uint8_t>(files.int64(4));
   f.bytes = static_cast<std::size_t>(files.int64(5));
+  f.tokens = docsize_tokens(files.blob(6), files.bytes(6));
   const auto slash = f.path.rfind('/');
   std::string name = f.path.substr(slash == std::string::npos ? 0 : slash + 1);
   const auto dot = name.rfind('.');

@@ -38,6 +38,7 @@ struct Catalog {
     std::size_t bytes = 0;
     std::string stem;    // lowercase file name without extension
     std::string module;  // lowercase dotted module path ("sympy.printing.ccode")
+    std::uint32_t tokens = 0;  // its full-text row's length in tokens, all columns
   };
   struct Definition {
     std::uint32_t file = 0;  // index into files

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "context/access_filter.h"
+#include "context/bm25.h"
 #include "context/engine_impl.h"
 #include "context/query.h"
 #include "context/sqlite_util.h"
@@ -192,7 +193,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   // Permissions (access_filter.h): counts, term frequencies and FTS candidates cover only
   // documents the principal may read; the filter is inside every candidate query.
   const std::string reader_names = principal_names_json(query.principal);
-  const std::size_t readable_files = visible_file_count(*cat, query.principal);
+  const VisibleFiles readable = visible_files(*cat, query.principal);
+  const std::size_t readable_files = readable.count;
   if (readable_files == 0) return audited(options_, query, std::move(result));
   const bool all_readable = readable_files == cat->files.size();
   const double n_files = static_cast<double>(readable_files);
@@ -201,7 +203,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   sqlite3* db = reader_.get();
 
   // Document frequencies of the candidate terms: drop unknown and near-universal ones.
-  std::unordered_map<std::string, double> idf;
+  std::unordered_map<std::string, double> idf, doc_freq;
   {
     Stmt vocab(db, "SELECT doc FROM files_vocab WHERE term = ?1");
     if (!vocab.ok()) return sqlite_error(db, "read vocabulary");
@@ -214,6 +216,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
         return sqlite_error(db, "read document frequencies");
       }
       if (df <= 0) continue;
+      doc_freq[t.term] = df;
       idf[t.term] = std::log(1.0 + (n_files - df + 0.5) / (df + 0.5));
     }
   }
@@ -246,17 +249,32 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     }
   }
 
-  // bm25 over the fields.
+  // bm25 over the fields. A principal who cannot read everything is scored with the
+  // statistics of what it can read (bm25.h): documents it may not read change neither which
+  // files are found nor their scores.
   if (!terms.empty()) {
-    char sql[512];
-    std::snprintf(sql, sizeof sql,
-                  "SELECT files_fts.rowid, bm25(files_fts, %.2f, %.2f, %.2f) AS s FROM files_fts"
-                  " JOIN files f ON f.id = files_fts.rowid WHERE files_fts MATCH ?1 AND %s"
-                  " ORDER BY s LIMIT %zu",
-                  kFieldPath, kFieldSymbols, kFieldBody, access_clause("f", 2).c_str(), kBm25Candidates);
-    Stmt fts(db, sql);
+    char weights[96];
+    std::snprintf(weights, sizeof weights, "%.2f, %.2f, %.2f", kFieldPath, kFieldSymbols, kFieldBody);
+    std::string rank = "bm25(files_fts, " + std::string(weights) + ")";
+    if (!all_readable) {
+      char avgdl[48];
+      std::snprintf(avgdl, sizeof avgdl, "%.17g",
+                    static_cast<double>(readable.tokens) / static_cast<double>(readable_files));
+      rank = "strata_bm25(files_fts, " + std::string(weights) + ", " + avgdl;
+      for (std::size_t i = 0; i < terms.size(); ++i) rank += ", ?" + std::to_string(3 + i);
+      rank += ")";
+    }
+    const std::string sql = "SELECT files_fts.rowid, " + rank + " AS s FROM files_fts"
+                            " JOIN files f ON f.id = files_fts.rowid WHERE files_fts MATCH ?1 AND " +
+                            access_clause("f", 2) + " ORDER BY s LIMIT " + std::to_string(kBm25Candidates);
+    Stmt fts(db, sql.c_str());
     if (!fts.ok()) return sqlite_error(db, "search files");
     fts.bind(1, fts_query(terms)).bind(2, reader_names);
+    if (!all_readable) {
+      for (std::size_t i = 0; i < terms.size(); ++i) {
+        fts.bind(static_cast<int>(3 + i), bm25_idf(n_files, doc_freq[terms[i]]));
+      }
+    }
     double best = 0;
     int rc;
     while ((rc = fts.step()) == SQLITE_ROW) {
@@ -279,8 +297,11 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     for (const auto& id : task.identifiers) {
       auto it = cat->definitions.find(id.term);
       if (it == cat->definitions.end()) continue;
-      std::unordered_set<std::uint32_t> files;
-      for (const auto& d : it->second) files.insert(d.file);
+      std::unordered_set<std::uint32_t> files;  // readable ones: others leave no trace
+      for (const auto& d : it->second) {
+        if (visible(d.file)) files.insert(d.file);
+      }
+      if (files.empty()) continue;
       const double specificity = 1.0 / std::sqrt(static_cast<double>(files.size()));
       for (const auto& d : it->second) {
         if (!visible(d.file)) continue;
@@ -329,7 +350,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       const bool imported = std::binary_search(task.imported_modules.begin(), task.imported_modules.end(), std::string(v));
       // A one-part module ("sympy") says nothing about where in the package to look.
       if (it != cat->by_module.end() && v.find('.') != std::string_view::npos) {
-        const double strength = it->second.size() == 1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(it->second.size()));
+        const auto shown = static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(), visible));
+        const double strength = shown <= 1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(shown));
         for (auto f : it->second) {
           // A package's __init__ stands for the whole package, not for the code in question.
           const bool init = cat->files[f].stem == "__init__";
@@ -344,9 +366,10 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   }
   for (const auto& id : task.identifiers) {
     auto it = cat->by_stem.find(id.term);
-    if (it == cat->by_stem.end() || it->second.size() > 8) continue;
-    const double strength = 0.7 / std::sqrt(static_cast<double>(it->second.size())) *
-                            std::min(1.0, id.weight / 2.0);
+    if (it == cat->by_stem.end()) continue;
+    const auto shown = static_cast<std::size_t>(std::count_if(it->second.begin(), it->second.end(), visible));
+    if (shown == 0 || shown > 8) continue;
+    const double strength = 0.7 / std::sqrt(static_cast<double>(shown)) * std::min(1.0, id.weight / 2.0);
     for (auto f : it->second) credit_path(f, strength, "file name " + id.term);
   }
 
@@ -362,7 +385,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     if (ci == cat->definitions.end() || mi == cat->definitions.end()) continue;
     std::unordered_set<std::uint32_t> classes, both;
     for (const auto& c : ci->second) {
-      if (c.kind == ChunkKind::kClass) classes.insert(c.file);
+      if (c.kind == ChunkKind::kClass && visible(c.file)) classes.insert(c.file);
     }
     for (const auto& m : mi->second) {
       if (m.kind == ChunkKind::kMethod && classes.count(m.file)) both.insert(m.file);
@@ -385,7 +408,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     if (ci == cat->definitions.end()) continue;
     std::unordered_set<std::uint32_t> files;
     for (const auto& c : ci->second) {
-      if (c.kind == ChunkKind::kClass) files.insert(c.file);
+      if (c.kind == ChunkKind::kClass && visible(c.file)) files.insert(c.file);
     }
     if (files.empty() || files.size() > 8) continue;
     const double v = 0.7 / std::sqrt(static_cast<double>(files.size()));
@@ -403,7 +426,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     if (di == cat->definitions.end()) continue;
     std::unordered_set<std::uint32_t> files;
     for (const auto& d : di->second) {
-      if (d.kind == ChunkKind::kMethod) continue;
+      if (d.kind == ChunkKind::kMethod || !visible(d.file)) continue;
       const std::string& m = cat->files[d.file].module;
       if (m == mod || (m.size() > mod.size() && m.compare(0, mod.size(), mod) == 0 && m[mod.size()] == '.')) {
         files.insert(d.file);
@@ -527,8 +550,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
         while (co.step() == SQLITE_ROW) {
           auto it = cat->by_path.find(co.text(0));
           const double c = static_cast<double>(co.int64(1));
-          top = std::max(top, c);
           if (it == cat->by_path.end() || !visible(it->second)) continue;
+          top = std::max(top, c);
           auto sit = scores.find(it->second);
           if (sit == scores.end()) continue;  // only nudges files with another signal
           sit->second.co_change = std::max(sit->second.co_change, top > 0 ? c / top : 0);

@@ -74,6 +74,12 @@ class Stmt {
   int step() { return sqlite3_step(stmt_); }
   std::int64_t int64(int col) const { return sqlite3_column_int64(stmt_, col); }
   double real(int col) const { return sqlite3_column_double(stmt_, col); }
+  // A BLOB column's bytes (null when NULL or empty) and their count; valid until the next
+  // step or reset.
+  const unsigned char* blob(int col) const {
+    return static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, col));
+  }
+  int bytes(int col) const { return sqlite3_column_bytes(stmt_, col); }
   std::string text(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);
     const int n = sqlite3_column_bytes(stmt_, col);

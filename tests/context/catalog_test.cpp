@@ -33,7 +33,8 @@ std::string diff(const detail::Catalog& a, const detail::Catalog& b) {
     const auto& x = a.files[i];
     const auto& y = b.files[i];
     if (x.id != y.id || x.path != y.path || x.commit != y.commit || x.access != y.access ||
-        x.flags != y.flags || x.bytes != y.bytes || x.stem != y.stem || x.module != y.module) {
+        x.flags != y.flags || x.bytes != y.bytes || x.stem != y.stem || x.module != y.module ||
+        x.tokens != y.tokens) {
       note("file " + std::to_string(i) + ": " + x.path + "@" + x.commit + " vs " + y.path + "@" + y.commit);
     }
   }
