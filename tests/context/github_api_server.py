@@ -40,6 +40,11 @@ def pull(n, updated, author, body=""):
 # Replies to the thread 100.000100 in C1 (a test adds one through /_control/slack_reply?ts=).
 THREAD = [{"type": "message", "user": "U2", "text": "yes at 9", "ts": "100.500000", "thread_ts": "100.000100"}]
 
+# Slack state the cursor tests change through /_control/slack_*: messages added per channel,
+# a post armed to happen when another channel's history is read, channels made readable or
+# failing, channels added to the listing, and a fixed Date header.
+SLACK = {"extra": {}, "armed": {}, "joined": set(), "failing": set(), "channels": [], "date": ""}
+
 PULLS = [pull(3, "2024-03-05T00:00:00Z", "alice", "Fixes #4"), pull(2, "2024-03-04T00:00:00Z", "bob"),
          pull(1, "2024-03-01T00:00:00Z", "carol")]
 
@@ -57,6 +62,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(body)
+
+    def date_time_string(self, timestamp=None):
+        with lock:
+            fixed = SLACK["date"]
+        return fixed or super().date_time_string(timestamp)
 
     def link(self, path, page, last):
         host = "http://127.0.0.1:%d" % self.server.server_address[1]
@@ -78,6 +88,8 @@ class Handler(BaseHTTPRequestHandler):
                 THREAD.append({"type": "message", "user": "U3", "text": "moved to 10", "ts": q["ts"][0],
                                "thread_ts": "100.000100"})
             return self.send_json({"ok": True})
+        if path.startswith("/_control/slack_"):
+            return self.slack_control(path[len("/_control/slack_"):], q)
         if path.startswith("/api/"):
             return self.slack(path[5:], q)
         if path.startswith("/repos/broken/"):
@@ -132,6 +144,32 @@ class Handler(BaseHTTPRequestHandler):
         return self.send_json({"message": "Not Found"}, 404)
 
 
+    def slack_control(self, what, q):
+        """post?channel=&ts=[&when=<channel>] (now, or when <channel>'s history is next read),
+        join?channel= (readable from now on), fail?channel=&on=1|0, channel?id= (listed from
+        now on), date?value= (the Date header; empty: the real time)."""
+        arg = lambda k: q.get(k, [""])[0]
+        with lock:
+            if what == "post":
+                m = {"type": "message", "user": "U9", "text": "posted at " + arg("ts"), "ts": arg("ts")}
+                if arg("when"):
+                    SLACK["armed"].setdefault(arg("when"), []).append((arg("channel"), m))
+                else:
+                    SLACK["extra"].setdefault(arg("channel"), []).append(m)
+            elif what == "join":
+                SLACK["joined"].add(arg("channel"))
+            elif what == "fail":
+                (SLACK["failing"].add if arg("on") == "1" else SLACK["failing"].discard)(arg("channel"))
+            elif what == "channel":
+                SLACK["channels"].append({"id": arg("id"), "name": arg("id").lower(), "is_private": False})
+            elif what == "date":
+                SLACK["date"] = arg("value")
+            else:
+                what = None
+        if what is None:
+            return self.send_json({"ok": False, "error": "unknown_control"}, 404)
+        return self.send_json({"ok": True})
+
     def slack(self, method, q):
         """Slack Web API: cursor pagination, a 429, a channel the token is not in."""
         channel = q.get("channel", [""])[0]
@@ -150,17 +188,32 @@ class Handler(BaseHTTPRequestHandler):
         if method == "conversations.list":
             if not cursor:
                 return page("channels", [{"id": "C1", "name": "general", "is_private": False}], "p2")
+            with lock:
+                added = list(SLACK["channels"])
             return page("channels", [{"id": "G1", "name": "secret", "is_private": True},
-                                     {"id": "C2", "name": "nojoin", "is_private": False}])
+                                     {"id": "C2", "name": "nojoin", "is_private": False}] + added)
         if method == "conversations.members" and channel == "G1":
             return page("members", ["U1", "U2"])
+        failing, joined, extra = False, False, []
+        if method in ("conversations.history", "conversations.replies"):
+            with lock:  # (send_json takes the lock for the Date header: answer after it)
+                failing = channel in SLACK["failing"]
+                extra = [m for m in SLACK["extra"].get(channel, []) if float(m["ts"]) > oldest]
+                if method == "conversations.history" and not cursor:
+                    for target, m in SLACK["armed"].pop(channel, []):
+                        SLACK["extra"].setdefault(target, []).append(m)
+                joined = channel in SLACK["joined"] or any(c["id"] == channel for c in SLACK["channels"])
+        if failing:
+            return self.send_json({"ok": False, "error": "not_in_channel"})
+        if method == "conversations.history" and joined:
+            return page("messages", extra)
         if method == "conversations.history":
             if channel == "C1":
                 with lock:
                     replies = list(THREAD)
                 root = msg("100.000100", "U1", "deploy tonight?", reply_count=len(replies),
                            latest_reply=replies[-1]["ts"])
-                pages = {"": ([root,
+                pages = {"": (extra + [root,
                                msg("101.000000", "U2", "release notes are up")], "h2"),
                          "h2": ([msg("102.000000", "U3", "rollback plan ready")], "")}
                 items, nxt = pages.get(cursor, ([], ""))

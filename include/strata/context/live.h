@@ -88,10 +88,17 @@ struct SlackLiveOptions {
 // GET /api/conversations.list (cursor-paginated), conversations.members for private ones,
 // conversations.history?oldest=<cursor> per conversation and conversations.replies for each
 // thread with replies. A conversation the token cannot read ("ok": false) is reported as
-// kUnreadable and skipped. Cursor: the greatest message ts seen.
-// Threads: conversations.history is asked from `thread_window` before the cursor, so a thread
-// root older than the cursor whose latest_reply is newer has its replies re-read
-// (conversations.replies?oldest=<cursor>); messages at or before the cursor are not offered
+// kUnreadable and skipped.
+// Cursor: {"v":2,"channels":{"<conversation id>":"<ts>",...}}, one high-water mark per
+// conversation listed (the greatest ts its history and replies showed, but not past the
+// server's Date, less a second, when its history was read); each conversation is read from
+// its own mark, one without a mark from the start, and a conversation that could not be read
+// keeps its mark. An older cursor that is a bare ts means that ts for every conversation; any
+// other cursor fails the scan with kInvalidArgument before any request (the engine keeps it).
+// About 40 bytes per conversation.
+// Threads: conversations.history is asked from `thread_window` before the mark, so a thread
+// root older than the mark whose latest_reply is newer has its replies re-read
+// (conversations.replies?oldest=<mark>); messages at or before the mark are not offered
 // again. Replies to roots older than the window are missed until a full scan.
 std::unique_ptr<Connector> make_slack_live_connector(SlackLiveOptions options);
 

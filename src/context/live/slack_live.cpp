@@ -1,4 +1,6 @@
 // The Slack connector over the Web API (strata/context/live.h).
+#include <curl/curl.h>
+
 #include <charconv>
 
 #include <strata/context/live.h>
@@ -6,6 +8,7 @@
 #include "context/connectors/json_util.h"
 #include "context/connectors/parsers.h"
 #include "context/live/http_client.h"
+#include "context/live/slack_cursor.h"
 
 namespace strata::context {
 
@@ -16,30 +19,28 @@ using namespace detail;
 // Slack's list parameters (types=public_channel,private_channel) keep their commas.
 std::string url_component_list(std::string_view s) { return url_component(s, ","); }
 
-// "1700000000.000100" compared numerically (seconds, then the fraction).
-bool ts_less(const std::string& a, const std::string& b) {
-  const auto da = a.find('.'), db = b.find('.');
-  const std::string ia = a.substr(0, da), ib = b.substr(0, db);
-  if (ia.size() != ib.size()) return ia.size() < ib.size();
-  if (ia != ib) return ia < ib;
-  return (da == std::string::npos ? "" : a.substr(da + 1)) < (db == std::string::npos ? "" : b.substr(db + 1));
-}
-
 class SlackLiveConnector final : public Connector {
  public:
   explicit SlackLiveConnector(SlackLiveOptions o) : options_(std::move(o)) {}
   std::string id() const override { return options_.id; }
 
   Result<ScanResult> scan(std::string_view cursor, IngestSink& sink) override {
+    // A cursor that does not parse fails before any request: the engine keeps it, nothing is
+    // written, and the error says what is wrong with it.
+    auto parsed = parse_slack_cursor(cursor);
+    if (!parsed.ok()) return parsed.status();
+    const SlackCursor old = std::move(*parsed);
+    SlackCursor next;  // the conversations this scan listed, each with its new mark
+
     HttpClient http(options_.http);
     Forwarder fw(sink);
-    std::string max_ts(cursor);
     // Every page of a cursor-paginated Web API method; `page` gets the parsed envelope.
     auto each_page = [&](const std::string& method, const std::string& query,
-                         const std::function<void(const Json&, const std::string&)>& page) -> Status {
-      std::string next;
+                         const std::function<void(const Json&, const HttpResponse&)>& page) -> Status {
+      std::string next_cursor;
       for (std::size_t n = 0; n < options_.http.max_pages && !fw.stopped(); ++n) {
-        auto r = http.get("/api/" + method + "?" + query + (next.empty() ? "" : "&cursor=" + url_component_list(next)));
+        auto r = http.get("/api/" + method + "?" + query +
+                          (next_cursor.empty() ? "" : "&cursor=" + url_component_list(next_cursor)));
         if (!r.ok()) return r.status();
         std::string error;
         auto j = parse_json(r->body, &error);
@@ -48,43 +49,55 @@ class SlackLiveConnector final : public Connector {
         if (!ok || !ok->is_boolean() || !ok->get<bool>()) {
           return failed_precondition_error(method + ": " + str(*j, "error", "\"ok\" is not true"));
         }
-        page(*j, r->body);
+        page(*j, *r);
         const Json* meta = member(*j, "response_metadata");
-        next = meta ? str(*meta, "next_cursor") : "";
-        if (next.empty()) break;
+        next_cursor = meta ? str(*meta, "next_cursor") : "";
+        if (next_cursor.empty()) break;
       }
       return ok_status();
     };
 
     std::vector<SlackConversation> conversations;
     STRATA_RETURN_IF_ERROR(each_page("conversations.list", "limit=200&types=" + url_component_list(options_.types),
-        [&](const Json& j, const std::string&) {
+        [&](const Json& j, const HttpResponse&) {
           const Json* list = member(j, "channels");
           if (!list || !list->is_array()) return;
           for (auto& c : parse_slack_conversations(list->dump(), false, "conversations.list", fw.records())) {
             conversations.push_back(std::move(c));
           }
         }));
-    const std::string since(cursor);
+    // Per conversation: its mark from the cursor (`since`) and the greatest ts its pages showed.
+    std::string since, seen;
     RecordSink tracking = fw.records();
     tracking.put = [&](Document d) {
       const auto slash = d.path.rfind('/');
       const std::string ts = d.path.substr(slash + 1);
-      // History is re-read from thread_window before the cursor: what the cursor covers was
-      // ingested by an earlier scan.
-      if (!since.empty() && !ts_less(since, ts)) return;
-      if (ts_less(max_ts, ts)) max_ts = ts;
+      // History is re-read from thread_window before the mark: what the mark covers was
+      // offered by an earlier scan.
+      if (!since.empty() && !slack_ts_less(since, ts)) return;
       fw.records().put(std::move(d));
+    };
+    auto raise_seen = [&](const std::string& ts) {
+      if (slack_ts_valid(ts) && slack_ts_less(seen, ts)) seen = ts;
     };
     for (auto& conv : conversations) {
       if (fw.stopped()) break;
+      const auto known = old.marks.find(conv.id);
+      since = known != old.marks.end() ? known->second : old.fallback;
+      seen = since;
+      // Keeps the mark of this conversation as `mark` (the greater one if it is listed twice).
+      auto keep = [&](const std::string& mark) {
+        if (mark.empty()) return;
+        std::string& slot = next.marks[conv.id];
+        if (slack_ts_less(slot, mark)) slot = mark;
+      };
       SlackContext ctx;
       ctx.conversation = &conv;
       ctx.max_record_bytes = options_.max_record_bytes;
       if (conv.is_private) {
         std::vector<std::string> members;
         Status s = each_page("conversations.members", "limit=1000&channel=" + url_component_list(conv.id),
-            [&](const Json& j, const std::string&) {
+            [&](const Json& j, const HttpResponse&) {
               if (const Json* m = member(j, "members"); m && m->is_array()) {
                 for (const auto& u : *m) {
                   if (u.is_string()) members.push_back("slack:" + u.get<std::string>());
@@ -97,20 +110,34 @@ class SlackLiveConnector final : public Connector {
         ctx.access = options_.public_access;
       }
       std::vector<std::string> threads;
-      auto messages = [&](const std::string& method, const std::string& query, bool collect_threads) -> Status {
-        return each_page(method, query, [&](const Json& j, const std::string&) {
+      // The server's clock when the first history page was answered, minus a second: every
+      // message at or before it existed when history was read. -1 when the Date is missing.
+      std::int64_t read_at = -1;
+      bool first_history_page = true;
+      auto messages = [&](const std::string& method, const std::string& query, bool history) -> Status {
+        return each_page(method, query, [&](const Json& j, const HttpResponse& response) {
+          if (history && first_history_page) {
+            first_history_page = false;
+            if (auto date = response.headers.find("date"); date != response.headers.end()) {
+              const auto t = curl_getdate(date->second.c_str(), nullptr);
+              if (t > 0) read_at = static_cast<std::int64_t>(t) - 1;
+            }
+          }
           const Json* list = member(j, "messages");
           if (!list || !list->is_array()) return;
-          if (collect_threads) {
-            for (const auto& m : *list) {
-              const Json* replies = m.is_object() ? member(m, "reply_count") : nullptr;
-              if (replies && replies->is_number_integer() && replies->get<std::int64_t>() > 0) {
-                const std::string ts = str(m, "ts");
-                // A root the cursor covers is re-read only when its latest reply is newer
-                // (or unknown).
-                const std::string latest = str(m, "latest_reply");
-                const bool active = since.empty() || ts_less(since, ts) || latest.empty() || ts_less(since, latest);
-                if (!ts.empty() && active) threads.push_back(ts);
+          for (const auto& m : *list) {
+            if (!m.is_object()) continue;
+            const std::string ts = str(m, "ts");
+            raise_seen(ts);
+            const Json* replies = history ? member(m, "reply_count") : nullptr;
+            if (replies && replies->is_number_integer() && replies->get<std::int64_t>() > 0) {
+              // A root the mark covers is re-read only when its latest reply is newer (or
+              // unknown). Replies up to latest_reply are read below, so it counts as seen.
+              const std::string latest = str(m, "latest_reply");
+              const bool active = since.empty() || slack_ts_less(since, ts) || latest.empty() || slack_ts_less(since, latest);
+              if (!ts.empty() && active) {
+                threads.push_back(ts);
+                raise_seen(latest);
               }
             }
           }
@@ -131,14 +158,23 @@ class SlackLiveConnector final : public Connector {
       }
       if (s.code() == StatusCode::kFailedPrecondition) {  // not_in_channel, channel_not_found, ...
         fw.records().skip("slack:" + conv.id, SkipReason::kUnreadable, s.message());
+        keep(since);  // read again from the same mark next time
         continue;
       }
       if (!s.ok()) return s;
+      // The new mark: the newest ts this conversation showed, but not past the moment its
+      // history was read (a message posted meanwhile may be older than a reply read later).
+      std::string mark = seen;
+      if (read_at >= 0) {
+        const std::string bound = std::to_string(read_at) + ".000000";
+        if (slack_ts_less(bound, mark)) mark = slack_ts_less(since, bound) ? bound : since;
+      }
+      keep(mark);
     }
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
     ScanResult r;
-    r.cursor = max_ts;
+    r.cursor = format_slack_cursor(next);
     return r;
   }
 
