@@ -43,7 +43,8 @@ THREAD = [{"type": "message", "user": "U2", "text": "yes at 9", "ts": "100.50000
 # Slack state the cursor tests change through /_control/slack_*: messages added per channel,
 # a post armed to happen when another channel's history is read, channels made readable or
 # failing, channels added to the listing, and a fixed Date header.
-SLACK = {"extra": {}, "armed": {}, "joined": set(), "failing": set(), "channels": [], "date": ""}
+SLACK = {"extra": {}, "armed": {}, "joined": set(), "failing": set(), "channels": [], "date": "",
+         "members": ["U1", "U2"]}
 
 PULLS = [pull(3, "2024-03-05T00:00:00Z", "alice", "Fixes #4"), pull(2, "2024-03-04T00:00:00Z", "bob"),
          pull(1, "2024-03-01T00:00:00Z", "carol")]
@@ -147,7 +148,8 @@ class Handler(BaseHTTPRequestHandler):
     def slack_control(self, what, q):
         """post?channel=&ts=[&when=<channel>] (now, or when <channel>'s history is next read),
         join?channel= (readable from now on), fail?channel=&on=1|0, channel?id= (listed from
-        now on), date?value= (the Date header; empty: the real time)."""
+        now on), date?value= (the Date header; empty: the real time), members?users=U1,U2 (the
+        private channel G1's members)."""
         arg = lambda k: q.get(k, [""])[0]
         with lock:
             if what == "post":
@@ -164,6 +166,8 @@ class Handler(BaseHTTPRequestHandler):
                 SLACK["channels"].append({"id": arg("id"), "name": arg("id").lower(), "is_private": False})
             elif what == "date":
                 SLACK["date"] = arg("value")
+            elif what == "members":
+                SLACK["members"] = [u for u in arg("users").split(",") if u]
             else:
                 what = None
         if what is None:
@@ -193,7 +197,9 @@ class Handler(BaseHTTPRequestHandler):
             return page("channels", [{"id": "G1", "name": "secret", "is_private": True},
                                      {"id": "C2", "name": "nojoin", "is_private": False}] + added)
         if method == "conversations.members" and channel == "G1":
-            return page("members", ["U1", "U2"])
+            with lock:
+                members = list(SLACK["members"])
+            return page("members", members)
         failing, joined, extra = False, False, []
         if method in ("conversations.history", "conversations.replies"):
             with lock:  # (send_json takes the lock for the Date header: answer after it)

@@ -69,6 +69,32 @@ std::string join_acl_cursor(std::string_view position, std::string_view acl) {
   return std::string(position) + ";acl=" + std::string(acl);
 }
 
+std::map<std::string, std::string> parse_acl_map(std::string_view text) {
+  std::map<std::string, std::string> out;
+  while (!text.empty()) {
+    const auto comma = text.find(',');
+    const std::string_view entry = text.substr(0, comma);
+    const auto colon = entry.rfind(':');
+    if (colon != std::string_view::npos && colon > 0 && entry.size() - colon - 1 == 16) {
+      out[std::string(entry.substr(0, colon))] = std::string(entry.substr(colon + 1));
+    }
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+std::string format_acl_map(const std::map<std::string, std::string>& acl) {
+  std::string out;
+  for (const auto& [owner, digest] : acl) {
+    // Owners are conversation ids; one holding a separator is left out (read again next time).
+    if (owner.find_first_of(",:;") != std::string::npos) continue;
+    if (!out.empty()) out += ',';
+    out += owner + ":" + digest;
+  }
+  return out;
+}
+
 void AccessDigest::add(std::string_view owner, const std::vector<std::string>& access) {
   std::vector<std::string> sorted(access);
   std::sort(sorted.begin(), sorted.end());

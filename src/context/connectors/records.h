@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -53,6 +54,11 @@ struct AclCursor {
 };
 AclCursor split_acl_cursor(std::string_view cursor);
 std::string join_acl_cursor(std::string_view position, std::string_view acl);
+// Per-owner digests ("C1:<hex>,G2:<hex>") for connectors that track each conversation's or
+// project's access apart; entries that do not parse are dropped (their owner is then read
+// again from the start, which is safe).
+std::map<std::string, std::string> parse_acl_map(std::string_view text);
+std::string format_acl_map(const std::map<std::string, std::string>& acl);
 // Accumulates access lists into a digest (order-sensitive: feed them in a stable order).
 class AccessDigest {
  public:

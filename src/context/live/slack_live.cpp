@@ -27,8 +27,13 @@ class SlackLiveConnector final : public Connector {
   Result<ScanResult> scan(std::string_view cursor, IngestSink& sink) override {
     // A cursor that does not parse fails before any request: the engine keeps it, nothing is
     // written, and the error says what is wrong with it.
-    auto parsed = parse_slack_cursor(cursor);
+    // The marks, then (after ";acl=") each conversation's access digest: a conversation
+    // whose members changed is read again from its start, so every message gets the new list.
+    const AclCursor outer = split_acl_cursor(cursor);
+    auto parsed = parse_slack_cursor(outer.position);
     if (!parsed.ok()) return parsed.status();
+    const std::map<std::string, std::string> old_acl = parse_acl_map(outer.acl);
+    std::map<std::string, std::string> next_acl;
     const SlackCursor old = std::move(*parsed);
     SlackCursor next;  // the conversations this scan listed, each with its new mark
 
@@ -109,6 +114,14 @@ class SlackLiveConnector final : public Connector {
       } else {
         ctx.access = options_.public_access;
       }
+      AccessDigest digest;
+      digest.add(conv.id, ctx.access);
+      const std::string acl = digest.digest();
+      const std::string marked = since;  // kept when this conversation cannot be read now
+      if (auto a = old_acl.find(conv.id); a == old_acl.end() || a->second != acl) {
+        since.clear();  // new access list (or none recorded): from the start
+        seen.clear();
+      }
       std::vector<std::string> threads;
       // The server's clock when the first history page was answered, minus a second: every
       // message at or before it existed when history was read. -1 when the Date is missing.
@@ -158,7 +171,8 @@ class SlackLiveConnector final : public Connector {
       }
       if (s.code() == StatusCode::kFailedPrecondition) {  // not_in_channel, channel_not_found, ...
         fw.records().skip("slack:" + conv.id, SkipReason::kUnreadable, s.message());
-        keep(since);  // read again from the same mark next time
+        keep(marked);  // read again from the same mark next time
+        if (auto a = old_acl.find(conv.id); a != old_acl.end()) next_acl[conv.id] = a->second;
         continue;
       }
       if (!s.ok()) return s;
@@ -170,11 +184,12 @@ class SlackLiveConnector final : public Connector {
         if (slack_ts_less(bound, mark)) mark = slack_ts_less(since, bound) ? bound : since;
       }
       keep(mark);
+      next_acl[conv.id] = acl;
     }
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
     ScanResult r;
-    r.cursor = format_slack_cursor(next);
+    r.cursor = join_acl_cursor(format_slack_cursor(next), format_acl_map(next_acl));
     return r;
   }
 
