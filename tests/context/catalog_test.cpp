@@ -3,7 +3,10 @@
 // the same symbol table, counts and commits.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 #include <random>
 #include <string>
 
@@ -224,4 +227,48 @@ TEST_CASE("catalog: random edit sequences keep the catalog equal to a full reloa
     CHECK(fx.compare().empty());
   }
   CHECK(fx.impl().catalog_updates() >= 10);
+}
+
+TEST_CASE("catalog: queries run while ingests update the catalog", "[context][catalog][concurrency]") {
+  Fixture fx;
+  for (int i = 0; i < 30; ++i) fx.write("src/m" + std::to_string(i) + ".py", module_text(i));
+  fx.ingest();
+  std::atomic<bool> done{false};
+  std::atomic<int> queries{0};
+  std::mutex mu;
+  std::vector<std::string> errors;  // collected by the readers, checked here
+  auto reader = [&](std::string text) {
+    while (!done.load()) {
+      auto r = fx.engine->retrieve({.text = text, .max_files = 20});
+      ++queries;
+      std::lock_guard lock(mu);
+      if (!r.ok()) {
+        errors.push_back(r.status().to_string());
+      } else {
+        for (const auto& f : r->files) {
+          if (f.path.rfind("src/", 0) != 0) errors.push_back("unexpected path " + f.path);
+        }
+      }
+    }
+  };
+  std::thread a(reader, "Thing3 method_2 helper_4");
+  std::thread b(reader, "shared helper_7 Thing5");
+  std::mt19937 rng(7);
+  int next = 100;
+  for (int round = 0; round < 25; ++round) {
+    // A changed file (in place or on a copy, depending on whether a query holds the
+    // catalog), sometimes an added or a removed one.
+    fx.write("src/m" + std::to_string(rng() % 30) + ".py", module_text(next++));
+    if (round % 3 == 0) fx.write("src/new" + std::to_string(round) + ".py", module_text(next++));
+    if (round % 5 == 4) fx.remove("src/new" + std::to_string(round - 4) + ".py");
+    fx.ingest();
+  }
+  done = true;
+  a.join();
+  b.join();
+  CHECK(errors.empty());
+  if (!errors.empty()) FAIL_CHECK(errors.front());
+  CHECK(queries.load() > 0);
+  CHECK(fx.impl().catalog_updates() >= 20);
+  CHECK(fx.compare().empty());
 }
