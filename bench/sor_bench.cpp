@@ -1,12 +1,13 @@
 // strata_sor_bench — ingest rate of the systems-of-record connectors on a synthetic export
 // of 1,000,000 Slack messages and 100,000 pull requests with 2 reviews each (1.3 M records).
 //
-//   strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N]
+//   strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N] [--no-pipeline]
 //
 // Prints, for the Slack and GitHub connectors: the parse rate (connector -> a counting sink)
 // and the ingest rate (connector -> ContextEngine: SQLite FTS5 index, edges, redaction),
 // next to the target of 50,000 records/s. --quick uses 20,000 messages and 2,000 pull
-// requests (CI smoke run: fails only on errors or a wrong record count).
+// requests (CI smoke run: fails only on errors or a wrong record count). --no-pipeline
+// ingests with IngestOptions::pipeline = false (one thread parses and writes).
 #include <unistd.h>
 
 #include <time.h>
@@ -100,18 +101,19 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, keep = false;
+  bool quick = false, keep = false, pipeline = true;
   std::string dir;
   std::size_t messages = 0, pulls = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--keep") keep = true;
+    else if (a == "--no-pipeline") pipeline = false;
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--messages" && i + 1 < argc) messages = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--pulls" && i + 1 < argc) pulls = std::strtoull(argv[++i], nullptr, 10);
     else {
-      std::fprintf(stderr, "usage: strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N]\n");
+      std::fprintf(stderr, "usage: strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N] [--no-pipeline]\n");
       return 2;
     }
   }
@@ -191,7 +193,9 @@ int main(int argc, char** argv) {
     for (const Source& s : {Source{"slack", slack.get(), expect_slack}, Source{"github", github.get(), expect_github}}) {
       auto t = std::chrono::steady_clock::now();
       const double c0 = cpu_seconds();
-      auto r = (*engine)->ingest(*s.connector);
+      IngestOptions opts;
+      opts.pipeline = pipeline;
+      auto r = (*engine)->ingest(*s.connector, opts);
       const double sec = seconds_since(t), cpu = cpu_seconds() - c0;
       if (!r.ok() || r->added != s.expected) {
         std::fprintf(stderr, "  %s ingest: %s, %zu added (expected %zu)\n", s.name,

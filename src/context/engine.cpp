@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <cstring>
+#include <optional>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "context/chunker.h"
 #include "context/engine_impl.h"
+#include "context/ingest_pipeline.h"
 #include "context/people/edges.h"
 #include "context/redact.h"
 #include "context/sqlite_util.h"
@@ -89,11 +92,17 @@ std::string join_access(const std::vector<std::string>& access) {
   return out;
 }
 
-class IndexSink final : public IngestSink {
+class IndexSink final : public HashedSink {
  public:
   IndexSink(sqlite3* db, std::string source, IngestReport& report, const IngestOptions& options,
             bool redact = true)
-      : db_(db), source_(std::move(source)), report_(report), options_(options), redact_(redact) {}
+      : db_(db), source_(std::move(source)), report_(report), options_(options), redact_(redact),
+        progress_(options.progress) {}
+
+  // True when the index held rows of this connector when the scan began (after prepare()).
+  bool has_rows() const { return has_rows_; }
+  // Where progress goes during the scan (final_progress() always calls options.progress).
+  void set_progress(ProgressCallback progress) { progress_ = std::move(progress); }
 
   Status prepare() {
     timespec now{};
@@ -154,11 +163,15 @@ class IndexSink final : public IngestSink {
   void note_read(std::string_view /*path*/) override { ++report_.files_read; }
 
   Status put(Document doc) override {
+    // The hash of the bytes as read (what unchanged() is asked about), then redaction.
+    std::string hash = content_hash(doc.content);
+    return put_hashed(std::move(doc), std::move(hash));
+  }
+
+  Status put_hashed(Document doc, std::string hash) override {
     if (doc.path.empty()) return invalid_argument_error("document without a path");
     seen_.insert(doc.path);
     const bool existed = lookup(doc.path) != nullptr;
-    // The hash of the bytes as read (what unchanged() is asked about), then redaction.
-    const std::string hash = content_hash(doc.content);
     if (redact_) {
       report_.redacted += redact_secrets(doc.content, &report_.redacted_by_kind) +
                           redact_secrets(doc.title, &report_.redacted_by_kind);
@@ -289,9 +302,9 @@ class IndexSink final : public IngestSink {
   }
 
   void tick(std::string_view path) {
-    if (!options_.progress) return;
+    if (!progress_) return;
     const std::size_t every = options_.progress_every == 0 ? 1 : options_.progress_every;
-    if (++ticks_ % every == 0) options_.progress(progress(path));
+    if (++ticks_ % every == 0) progress_(progress(path));
   }
 
   Status step_done(Stmt& st, std::string_view what) {
@@ -331,6 +344,7 @@ class IndexSink final : public IngestSink {
     }
     const std::string_view language = language_for_path(doc.path);
     const auto chunks = chunk_source(doc.content, language);
+    const int lines = count_lines(doc.content);
     std::uint8_t flags = 0;
     if (is_test_path(doc.path)) flags |= kFlagTest;
     if (is_vendored_path(doc.path)) flags |= kFlagVendored;
@@ -340,7 +354,7 @@ class IndexSink final : public IngestSink {
     // Bound by reference: every string outlives the step (step_done resets the statement).
     ins.bind_ref(1, source_).bind_ref(2, doc.path).bind_ref(3, hash).bind_ref(4, doc.commit).bind_ref(5, language)
         .bind(6, static_cast<std::int64_t>(doc.content.size()))
-        .bind(7, static_cast<std::int64_t>(count_lines(doc.content)))
+        .bind(7, static_cast<std::int64_t>(lines))
         .bind(8, static_cast<std::int64_t>(flags)).bind_ref(9, access_)
         .bind_blob_ref(10, doc.content);
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert file"));
@@ -351,7 +365,14 @@ class IndexSink final : public IngestSink {
     Stmt& chunk_ins = stmt(7,
         "INSERT INTO chunks(file_id, kind, name, qualified, start_line, end_line, sig_end)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    for (const Chunk& c : chunks) {
+    // A document whose only chunk is the whole of it (chat, text) gets no chunk row:
+    // retrieve() makes that chunk from the content (one row and one index entry fewer per
+    // message of a bulk ingest).
+    const bool whole_only = chunks.size() == 1 && chunks.front().kind == ChunkKind::kFile &&
+                            chunks.front().name.empty() && chunks.front().qualified_name.empty() &&
+                            chunks.front().start_line == 1 && chunks.front().end_line == lines &&
+                            chunks.front().signature_end_line == 1;
+    for (const Chunk& c : whole_only ? std::span<const Chunk>() : std::span<const Chunk>(chunks)) {
       chunk_ins.bind(1, id).bind(2, static_cast<std::int64_t>(c.kind)).bind(3, c.name)
           .bind(4, c.qualified_name).bind(5, static_cast<std::int64_t>(c.start_line))
           .bind(6, static_cast<std::int64_t>(c.end_line))
@@ -408,6 +429,7 @@ class IndexSink final : public IngestSink {
   IngestReport& report_;
   const IngestOptions& options_;
   bool redact_ = true;
+  ProgressCallback progress_;
   EdgeWriter edges_{db_};
   bool has_rows_ = false;  // the index held rows of this connector when the scan began
   PathMap existing_;      // rows looked up or written by this scan
@@ -462,14 +484,37 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   IndexSink sink(db, id, report, options, options_.redact_secrets);
   Status s = sink.prepare();
   if (!s.ok()) return fail(s);
+  // A connector's first ingest (no rows of it yet) is pipelined: it parses on this thread
+  // while a writer thread applies its documents (ingest_pipeline.h). The writer is stopped
+  // before anything else touches the database.
+  std::optional<PipelinedSink> pipe;
+  if (options.pipeline && !sink.has_rows()) {
+    try {
+      pipe.emplace(sink, PipelineOptions{.cancelled = options.cancelled, .progress = options.progress});
+      if (options.progress) sink.set_progress([p = &*pipe](const IngestProgress& pr) { p->post_progress(pr); });
+    } catch (const std::exception&) {
+      pipe.reset();  // no thread to be had: this thread does both
+    }
+  }
+  auto stop_writer = [&]() -> Status {
+    if (!pipe) return ok_status();
+    Status ws = pipe->finish();
+    pipe.reset();
+    sink.set_progress(options.progress);
+    return ws;
+  };
   Result<ScanResult> scanned = internal_error("connector did not run");
   try {
-    scanned = connector.scan(report.previous_cursor, sink);
+    scanned = connector.scan(report.previous_cursor, pipe ? static_cast<IngestSink&>(*pipe) : sink);
   } catch (const std::exception& e) {
+    (void)stop_writer();
     return fail(internal_error(std::string("connector threw: ") + e.what()));
   } catch (...) {
+    (void)stop_writer();
     return fail(internal_error("connector threw"));
   }
+  // A write error is the cause of whatever the connector returned after it.
+  if (Status ws = stop_writer(); !ws.ok()) return fail(ws);
   if (!scanned.ok()) return fail(scanned.status());
   if (sink.cancelled()) return fail(cancelled_error("ingest cancelled"));
   if (scanned->complete) {
