@@ -1,13 +1,13 @@
 // strata_sor_bench — ingest rate of the systems-of-record connectors on a synthetic export
 // of 1,000,000 Slack messages and 100,000 pull requests with 2 reviews each (1.3 M records).
 //
-//   strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N] [--no-pipeline]
+//   strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N] [--pipeline]
 //
 // Prints, for the Slack and GitHub connectors: the parse rate (connector -> a counting sink)
 // and the ingest rate (connector -> ContextEngine: SQLite FTS5 index, edges, redaction),
 // next to the target of 50,000 records/s. --quick uses 20,000 messages and 2,000 pull
-// requests (CI smoke run: fails only on errors or a wrong record count). --no-pipeline
-// ingests with IngestOptions::pipeline = false (one thread parses and writes).
+// requests (CI smoke run: fails only on errors or a wrong record count). --pipeline ingests
+// with IngestOptions::pipeline = true (the connector parses while a second thread writes).
 #include <unistd.h>
 
 #include <time.h>
@@ -101,19 +101,19 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, keep = false, pipeline = true;
+  bool quick = false, keep = false, pipeline = false;
   std::string dir;
   std::size_t messages = 0, pulls = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--keep") keep = true;
-    else if (a == "--no-pipeline") pipeline = false;
+    else if (a == "--pipeline") pipeline = true;
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--messages" && i + 1 < argc) messages = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--pulls" && i + 1 < argc) pulls = std::strtoull(argv[++i], nullptr, 10);
     else {
-      std::fprintf(stderr, "usage: strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N] [--no-pipeline]\n");
+      std::fprintf(stderr, "usage: strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N] [--pipeline]\n");
       return 2;
     }
   }

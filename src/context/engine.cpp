@@ -484,8 +484,8 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   IndexSink sink(db, id, report, options, options_.redact_secrets);
   Status s = sink.prepare();
   if (!s.ok()) return fail(s);
-  // A connector's first ingest (no rows of it yet) is pipelined: it parses on this thread
-  // while a writer thread applies its documents (ingest_pipeline.h). The writer is stopped
+  // IngestOptions::pipeline: a connector's first ingest (no rows of it yet) parses on this
+  // thread while a writer thread applies its documents (ingest_pipeline.h). The writer is stopped
   // before anything else touches the database.
   std::optional<PipelinedSink> pipe;
   if (options.pipeline && !sink.has_rows()) {

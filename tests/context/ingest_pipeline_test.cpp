@@ -424,7 +424,9 @@ TEST_CASE("pipeline: a write error stops the scan and rolls the ingest back", "[
   file.content = "x = 1\n";
   c.docs.push_back(file);
   for (int i = 0; i < 3000; ++i) c.docs.push_back(chat("c/" + std::to_string(i), "hello " + std::to_string(i), "slack:U1"));
-  auto r = (*engine)->ingest(c);
+  IngestOptions pipelined;
+  pipelined.pipeline = true;
+  auto r = (*engine)->ingest(c, pipelined);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().code() == StatusCode::kInvalidArgument);
   CHECK(r.status().message().find("names a commit") != std::string::npos);
@@ -439,7 +441,7 @@ TEST_CASE("pipeline: a write error stops the scan and rolls the ingest back", "[
   // The engine is usable afterwards.
   ScriptConnector ok("chat");
   ok.docs.push_back(chat("c/1", "hello again", "slack:U1"));
-  auto r2 = (*engine)->ingest(ok);
+  auto r2 = (*engine)->ingest(ok, pipelined);
   REQUIRE(r2.ok());
   CHECK(r2->added == 1);
 }
@@ -452,6 +454,7 @@ TEST_CASE("pipeline: cancelling a pipelined ingest commits nothing", "[context][
   for (int i = 0; i < 5000; ++i) c.docs.push_back(chat("c/" + std::to_string(i), "hello " + std::to_string(i), "slack:U1"));
   int checks = 0;
   IngestOptions opts;
+  opts.pipeline = true;
   opts.cancelled = [&] { return ++checks > 2000; };
   auto r = (*engine)->ingest(c, opts);
   REQUIRE_FALSE(r.ok());
@@ -480,7 +483,9 @@ TEST_CASE("pipeline: a connector that throws mid-scan leaves nothing behind", "[
       throw std::runtime_error("parser exploded");
     }
   } c;
-  auto r = (*engine)->ingest(c);
+  IngestOptions opts;
+  opts.pipeline = true;
+  auto r = (*engine)->ingest(c, opts);
   REQUIRE_FALSE(r.ok());
   CHECK(r.status().message().find("parser exploded") != std::string::npos);
   auto st = (*engine)->stats();

@@ -163,11 +163,13 @@ struct IngestOptions {
   std::size_t progress_every = 500;
   // When it returns true the ingest stops with kCancelled and nothing is committed.
   std::function<bool()> cancelled;
-  // A connector's first ingest (the index holds none of its documents) runs the connector
-  // on the ingesting thread while a second thread writes the index, through a bounded queue
-  // (docs/architecture.md, "Context Engine ingest threads"); the callbacks above stay on the
-  // ingesting thread. false: one thread does both. Default: true.
-  bool pipeline = true;
+  // true: a connector's first ingest (the index holds none of its documents) runs the
+  // connector on the ingesting thread while a second thread writes the index, through a
+  // bounded queue (docs/architecture.md, "Context Engine ingest threads"); the callbacks
+  // above stay on the ingesting thread. Measured on a loaded 2-core machine it cost more CPU
+  // than it saved (docs/benchmarks.md, "Systems-of-record ingest, third pass"), hence off.
+  // Default: false (one thread parses and writes).
+  bool pipeline = false;
 };
 
 struct IndexStats {
