@@ -174,6 +174,7 @@ void PipelinedSink::hand_over() {
 }
 
 void PipelinedSink::call_sync(std::function<void()> fn) {
+  if (finished_) return;  // no writer any more (a call after finish() is a caller's error)
   bool done = false;
   Op op;
   op.kind = OpKind::kCall;
