@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -360,6 +361,7 @@ class IndexSink final : public IngestSink {
     }
     const std::string_view language = language_for_path(doc.path);
     const auto chunks = chunk_source(doc.content, language);
+    const int lines = count_lines(doc.content);
     std::uint8_t flags = 0;
     if (is_test_path(doc.path)) flags |= kFlagTest;
     if (is_vendored_path(doc.path)) flags |= kFlagVendored;
@@ -369,7 +371,7 @@ class IndexSink final : public IngestSink {
     // Bound by reference: every string outlives the step (step_done resets the statement).
     ins.bind_ref(1, source_).bind_ref(2, doc.path).bind_ref(3, hash).bind_ref(4, doc.commit).bind_ref(5, language)
         .bind(6, static_cast<std::int64_t>(doc.content.size()))
-        .bind(7, static_cast<std::int64_t>(count_lines(doc.content)))
+        .bind(7, static_cast<std::int64_t>(lines))
         .bind(8, static_cast<std::int64_t>(flags)).bind_ref(9, access_)
         .bind_blob_ref(10, doc.content);
     STRATA_RETURN_IF_ERROR(step_done(ins, "insert file"));
@@ -386,7 +388,14 @@ class IndexSink final : public IngestSink {
     Stmt& chunk_ins = stmt(7,
         "INSERT INTO chunks(file_id, kind, name, qualified, start_line, end_line, sig_end)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
-    for (const Chunk& c : chunks) {
+    // A document whose only chunk is the whole of it (chat, text) gets no chunk row:
+    // retrieve() makes that chunk from the content (one row and one index entry fewer per
+    // message of a bulk ingest).
+    const bool whole_only = chunks.size() == 1 && chunks.front().kind == ChunkKind::kFile &&
+                            chunks.front().name.empty() && chunks.front().qualified_name.empty() &&
+                            chunks.front().start_line == 1 && chunks.front().end_line == lines &&
+                            chunks.front().signature_end_line == 1;
+    for (const Chunk& c : whole_only ? std::span<const Chunk>() : std::span<const Chunk>(chunks)) {
       chunk_ins.bind(1, id).bind(2, static_cast<std::int64_t>(c.kind)).bind(3, c.name)
           .bind(4, c.qualified_name).bind(5, static_cast<std::int64_t>(c.start_line))
           .bind(6, static_cast<std::int64_t>(c.end_line))

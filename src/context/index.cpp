@@ -48,13 +48,18 @@ CREATE INDEX commit_files_path ON commit_files(path);
 //   file_stamps  stat stamp of each file when it was last read (the re-ingest fast path);
 //                kept apart from files so reading stamps never walks content overflow pages
 //   files_key    covering index: a re-ingest loads (path, hash) without touching file rows
-//   files_commit finds the rows whose commit must be re-stamped without a table scan
+//   files_commit_set  finds the rows whose commit must be re-stamped without a table scan;
+//                partial: only rows with a commit of their own (documents of systems of
+//                record have none, and a complete scan leaves '' behind), so a bulk ingest
+//                of chat writes no entry. It replaces the full index files_commit of
+//                indexes made before it (dropped when the index is opened).
 const char* const kSchemaAdditions = R"sql(
 CREATE TABLE IF NOT EXISTS file_stamps(
   file_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
   ctime INTEGER NOT NULL, ino INTEGER NOT NULL, seen INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS files_key ON files(source, path, hash);
-CREATE INDEX IF NOT EXISTS files_commit ON files(source, commit_hash);
+DROP INDEX IF EXISTS files_commit;
+CREATE INDEX IF NOT EXISTS files_commit_set ON files(source, commit_hash) WHERE commit_hash != '';
 )sql";
 
 }  // namespace
@@ -119,7 +124,7 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
   STRATA_RETURN_IF_ERROR(exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
                                         " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"));
   if (!fresh && create_schema) {
-    Stmt probe(db.get(), "SELECT 1 FROM sqlite_schema WHERE name = 'files_commit'");
+    Stmt probe(db.get(), "SELECT 1 FROM sqlite_schema WHERE name = 'files_commit_set'");
     if (!probe.ok()) return sqlite_error(db.get(), "read schema");
     if (probe.step() != SQLITE_ROW) {
       STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));

@@ -16,6 +16,7 @@
 
 #include "context/access_filter.h"
 #include "context/bm25.h"
+#include "context/chunker.h"
 #include "context/engine_impl.h"
 #include "context/query.h"
 #include "context/sqlite_util.h"
@@ -724,16 +725,32 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     chunks.reset().bind(1, f.id);
     std::vector<SpanHit> file_spans;
     double best = 0;
-    while (chunks.step() == SQLITE_ROW) {
+    // A document whose only chunk is the whole of it has no chunk row (the ingest leaves it
+    // out): that chunk is made here as the chunker makes it, after the rows (there are none).
+    bool more = true;
+    std::size_t rows = 0;
+    while (more) {
       SpanHit sp;
       sp.path = hit.path;
       sp.commit = hit.commit;
-      sp.kind = static_cast<ChunkKind>(chunks.int64(0));
-      const std::string name = chunks.text(1);
-      sp.symbol = chunks.text(2);
-      sp.start_line = static_cast<int>(chunks.int64(3));
-      sp.end_line = static_cast<int>(chunks.int64(4));
-      sp.signature_end_line = static_cast<int>(chunks.int64(5));
+      std::string name;
+      if (chunks.step() == SQLITE_ROW) {
+        ++rows;
+        sp.kind = static_cast<ChunkKind>(chunks.int64(0));
+        name = chunks.text(1);
+        sp.symbol = chunks.text(2);
+        sp.start_line = static_cast<int>(chunks.int64(3));
+        sp.end_line = static_cast<int>(chunks.int64(4));
+        sp.signature_end_line = static_cast<int>(chunks.int64(5));
+      } else {
+        more = false;
+        const int whole = rows == 0 ? count_lines(body) : 0;
+        if (whole == 0) break;
+        sp.kind = ChunkKind::kFile;
+        sp.start_line = 1;
+        sp.end_line = whole;
+        sp.signature_end_line = 1;
+      }
       const std::size_t b = starts[std::min<std::size_t>(starts.size() - 1, static_cast<std::size_t>(sp.start_line - 1))];
       const std::size_t e = static_cast<std::size_t>(sp.end_line) < starts.size()
                                 ? starts[static_cast<std::size_t>(sp.end_line)]

@@ -3,7 +3,7 @@
 // Checks: no crash or hang; line breaks are kept (line numbers do not move); the count equals
 // the kinds' counts; the output holds the n new markers (earlier markers inside a redacted
 // span, e.g. after a private key header without an end line, may be swallowed); no PEM
-// private key header survives.
+// private key header survives; the one-pass pre-scan gives the full search's result.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +20,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::string text = input;
   std::map<std::string, std::size_t> kinds;
   const std::size_t n = strata::context::detail::redact_secrets(text, &kinds);
+  {
+    // The one-pass pre-scan may only skip text the full search finds nothing in.
+    std::string full = input;
+    std::map<std::string, std::size_t> full_kinds;
+    const std::size_t full_n = strata::context::detail::redact_secrets_exhaustive(full, &full_kinds);
+    if (full_n != n || full != text || full_kinds != kinds ||
+        (full_n != 0 && !strata::context::detail::may_contain_secret(input))) {
+      std::fprintf(stderr, "the pre-scan changed the redaction (%zu vs %zu)\n", n, full_n);
+      strata::fuzz::print_escaped(input);
+      std::abort();
+    }
+  }
   auto count = [](const std::string& s, std::string_view what) {
     std::size_t c = 0;
     for (std::size_t p = s.find(what); p != std::string::npos; p = s.find(what, p + 1)) ++c;

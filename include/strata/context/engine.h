@@ -162,7 +162,7 @@ struct IngestReport {
   std::size_t unchanged_by_stamp = 0;  // of `unchanged`: skipped by their stat stamp, not read
   std::size_t files_read = 0;          // files whose contents the connector read
   std::size_t removed = 0;
-  std::size_t chunks = 0;           // chunks written
+  std::size_t chunks = 0;           // chunks of the documents written (a whole-document chunk has no row)
   std::size_t bytes = 0;            // bytes of documents written
   std::map<std::string, std::size_t> skipped{};  // by reason (to_string(SkipReason))
   std::vector<std::string> skipped_examples{};   // up to 20 "path: reason (detail)"

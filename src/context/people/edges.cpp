@@ -43,8 +43,10 @@ Status EdgeWriter::add(std::string_view source, std::string_view doc, std::strin
                         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!insert_.ok()) return sqlite_error(db_, "prepare edge insert");
   }
-  insert_.reset().bind(1, source).bind(2, doc).bind(3, relation).bind(4, account).bind(5, target).bind(6, time)
-      .bind(7, ord).bind(8, access);
+  // Bound without copies: every string outlives the step, and the bindings are replaced
+  // before the next one.
+  insert_.reset().bind_ref(1, source).bind_ref(2, doc).bind_ref(3, relation).bind_ref(4, account)
+      .bind_ref(5, target).bind(6, time).bind(7, ord).bind_ref(8, access);
   if (insert_.step() != SQLITE_DONE) return sqlite_error(db_, "insert edge");
   return ok_status();
 }

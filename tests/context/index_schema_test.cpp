@@ -1,0 +1,173 @@
+// Index schema additions: an index made before the partial `files_commit_set` index (with the
+// full `files_commit` index of the first version) opens, is migrated in place and stays
+// correct; the re-stamping UPDATE uses the partial index.
+#include <catch2/catch.hpp>
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <strata/context/code_tree.h>
+#include <strata/context/engine.h>
+
+#include "context/context_test_util.h"
+
+using namespace strata;
+using namespace strata::context;
+using strata::test::ContextTempDir;
+
+namespace {
+
+std::vector<std::string> column(const std::string& index, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    const auto* text = sqlite3_column_text(st, sqlite3_column_count(st) - 1);
+    out.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+  }
+  CHECK(rc == SQLITE_DONE);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return out;
+}
+
+std::vector<std::string> ranked(ContextEngine& engine, const std::string& text) {
+  auto r = engine.retrieve({.text = text});
+  REQUIRE(r.ok());
+  std::vector<std::string> out;
+  for (const auto& f : r->files) out.push_back(f.path + "@" + f.commit);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("schema: an index with the first version's files_commit index is migrated and stays correct",
+          "[context][schema]") {
+  ContextTempDir t;
+  const std::string repo = t.path("repo");
+  const std::string index = t.path("index.db");
+  const std::string git = "git -C " + repo + " -c user.name=Tester -c user.email=t@example.com ";
+  REQUIRE(test::sh("git init -q " + repo) == 0);
+  t.write("repo/cache.py", "def evict_entries():\n    return 'lru'\n");
+  t.write("repo/server.py", "def serve_requests():\n    pass\n");
+  REQUIRE(test::sh(git + "add -A && " + git + "commit -qm 'Initial import'") == 0);
+  std::vector<std::string> before;
+  std::string first_commit;
+  {
+    auto engine = ContextEngine::open({.index_path = index});
+    REQUIRE(engine.ok());
+    auto code = make_code_tree_connector({.root = repo});
+    auto r = (*engine)->ingest(*code);
+    REQUIRE(r.ok());
+    first_commit = r->commit;
+    REQUIRE(first_commit.size() == 40);
+    before = ranked(**engine, "evict entries");
+  }
+  CHECK(column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
+        std::vector<std::string>{"files_commit_set"});
+  // Turn it into what the first version wrote.
+  column(index, "DROP INDEX files_commit_set");
+  column(index, "CREATE INDEX files_commit ON files(source, commit_hash)");
+  REQUIRE(column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
+          std::vector<std::string>{"files_commit"});
+
+  {
+    auto engine = ContextEngine::open({.index_path = index});
+    REQUIRE(engine.ok());
+    CHECK(ranked(**engine, "evict entries") == before);
+    // A new commit: every file reflects it, the changed one is rewritten.
+    t.write("repo/server.py", "def serve_requests():\n    return 'tls'\n");
+    REQUIRE(test::sh(git + "commit -qam 'Serve over TLS'") == 0);
+    auto code = make_code_tree_connector({.root = repo});
+    auto r = (*engine)->ingest(*code);
+    REQUIRE(r.ok());
+    CHECK(r->updated == 1);
+    REQUIRE(r->commit != first_commit);
+    const auto after = ranked(**engine, "evict entries serve requests");
+    REQUIRE(after.size() == 2);
+    for (const auto& hit : after) CHECK(hit.substr(hit.find('@') + 1) == r->commit);
+  }
+  CHECK(column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
+        std::vector<std::string>{"files_commit_set"});
+  // No row keeps a commit of its own after a complete scan: the partial index is empty.
+  CHECK(column(index, "SELECT count(*) FROM files WHERE commit_hash != ''") == std::vector<std::string>{"0"});
+  const auto plan = column(index,
+                           "EXPLAIN QUERY PLAN UPDATE files SET commit_hash = '' WHERE source = 'code'"
+                           " AND commit_hash != '' AND id > 0");
+  REQUIRE_FALSE(plan.empty());
+  CHECK(plan.front().find("files_commit_set") != std::string::npos);
+}
+
+namespace {
+
+class DocsConnector final : public Connector {
+ public:
+  std::string id() const override { return "docs"; }
+  Result<ScanResult> scan(std::string_view, IngestSink& sink) override {
+    for (const auto& d : docs) STRATA_RETURN_IF_ERROR(sink.put(d));
+    return ScanResult{};
+  }
+  std::vector<Document> docs;
+};
+
+std::vector<std::string> spans(ContextEngine& engine, const std::string& text) {
+  auto r = engine.retrieve({.text = text});
+  REQUIRE(r.ok());
+  std::vector<std::string> out;
+  for (const auto& s : r->spans) {
+    out.push_back(s.path + " " + std::string(to_string(s.kind)) + " " + std::to_string(s.start_line) + "-" +
+                  std::to_string(s.end_line) + " sig " + std::to_string(s.signature_end_line) + " " + s.symbol +
+                  " " + std::to_string(s.score));
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("schema: a document whose only chunk is the whole of it has no chunk row, and the same spans",
+          "[context][schema]") {
+  ContextTempDir t;
+  const std::string index = t.path("index.db");
+  DocsConnector c;
+  Document chat;
+  chat.kind = DocumentKind::kChatMessage;
+  chat.path = "slack:C1/1.0";
+  chat.content = "the walrus deploy failed\nretrying the walrus job\n";
+  c.docs.push_back(chat);
+  Document text;
+  text.path = "notes/walrus.txt";
+  text.content = "walrus notes\n\nmore about the walrus";  // no final newline: 3 lines
+  c.docs.push_back(text);
+  Document code;
+  code.path = "src/walrus.py";
+  code.content = "import os\n\ndef feed_walrus(n):\n    return n\n";
+  c.docs.push_back(code);
+  std::vector<std::string> fresh;
+  {
+    auto engine = ContextEngine::open({.index_path = index});
+    REQUIRE(engine.ok());
+    auto r = (*engine)->ingest(c);
+    REQUIRE(r.ok());
+    CHECK(r->chunks == 4);  // counted as before: 1 + 1 + (block + function)
+    fresh = spans(**engine, "walrus feed_walrus");
+  }
+  REQUIRE(fresh.size() >= 3);
+  CHECK(std::any_of(fresh.begin(), fresh.end(), [](const std::string& s) { return s.rfind("slack:C1/1.0 file 1-2 sig 1 ", 0) == 0; }));
+  CHECK(std::any_of(fresh.begin(), fresh.end(), [](const std::string& s) { return s.rfind("notes/walrus.txt file 1-3 sig 1 ", 0) == 0; }));
+  CHECK(column(index, "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path != 'src/walrus.py'") ==
+        std::vector<std::string>{"0"});
+  CHECK(column(index, "SELECT count(*) FROM chunks") == std::vector<std::string>{"2"});
+  // An index written before this change holds the whole-document rows: the same spans.
+  column(index, "INSERT INTO chunks(file_id, kind, name, qualified, start_line, end_line, sig_end)"
+                " SELECT id, 0, '', '', 1, lines, 1 FROM files WHERE lines > 0 AND id NOT IN (SELECT file_id FROM chunks)");
+  REQUIRE(column(index, "SELECT count(*) FROM chunks") == std::vector<std::string>{"4"});
+  auto engine = ContextEngine::open({.index_path = index});
+  REQUIRE(engine.ok());
+  CHECK(spans(**engine, "walrus feed_walrus") == fresh);
+}
