@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -105,8 +106,9 @@ std::string join_access(const std::vector<std::string>& access) {
 class IndexSink final : public IngestSink {
  public:
   IndexSink(sqlite3* db, std::string source, IngestReport& report, const IngestOptions& options,
-            bool redact = true)
-      : db_(db), source_(std::move(source)), report_(report), options_(options), redact_(redact) {}
+            bool redact, bool substring_index)
+      : db_(db), source_(std::move(source)), report_(report), options_(options), redact_(redact),
+        substring_index_(substring_index) {}
 
   Status prepare() {
     timespec now{};
@@ -122,7 +124,6 @@ class IndexSink final : public IngestSink {
     const int rc = any.step();
     if (rc != SQLITE_ROW) return sqlite_error(db_, "read files");
     has_rows_ = any.int64(0) != 0;
-    substring_index_ = has_substring_index(db_);
     return ok_status();
   }
 
@@ -452,9 +453,9 @@ class IndexSink final : public IngestSink {
   IngestReport& report_;
   const IngestOptions& options_;
   bool redact_ = true;
+  bool substring_index_ = false;  // the index has files_substr (kept up to date)
   EdgeWriter edges_{db_};
   bool has_rows_ = false;  // the index held rows of this connector when the scan began
-  bool substring_index_ = false;  // the index has files_substr (kept up to date)
   PathMap existing_;      // rows looked up or written by this scan
   std::string last_miss_;
   std::string asked_path_, asked_hash_;  // the last unchanged() question
@@ -506,7 +507,7 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
     (void)exec(db, "ROLLBACK");
     return s;
   };
-  IndexSink sink(db, id, report, options, options_.redact_secrets);
+  IndexSink sink(db, id, report, options, options_.redact_secrets, substring_index_);
   Status s = sink.prepare();
   if (!s.ok()) return fail(s);
   Result<ScanResult> scanned = internal_error("connector did not run");
@@ -584,62 +585,48 @@ Status EngineImpl::reload_catalog() {
   return ok_status();
 }
 
-Status EngineImpl::update_catalog(const CatalogDelta& delta) {
-  sqlite3* db = writer_.get();
+Status EngineImpl::change_catalog(const std::function<Status(Catalog&)>& change,
+                                  std::atomic<std::size_t>* applied) {
   std::shared_ptr<Catalog> next;
   {
     std::unique_lock cat_lock(catalog_mu_);
-    const std::size_t touched = delta.removed_files.size() + delta.added_files.size();
-    if (catalog_->files.empty() || touched > catalog_->files.size() / 2) {
-      cat_lock.unlock();
-      return reload_catalog();  // a large change: a full load is cheaper than renumbering
-    }
     if (catalog_.use_count() == 1) {
-      // No reader holds it (readers copy the pointer under catalog_mu_): update it in place,
-      // holding the lock so no reader sees it half-updated.
-      Status s = apply_catalog_delta(db, *std::const_pointer_cast<Catalog>(catalog_), delta);
-      if (s.ok()) {
-        ++catalog_updates_;
-        return s;
+      // No reader holds it (readers copy the pointer under catalog_mu_): change it in place,
+      // holding the lock so no reader sees it half-changed. load_catalog made it non-const.
+      if (!change(*std::const_pointer_cast<Catalog>(catalog_)).ok()) {
+        cat_lock.unlock();
+        return reload_catalog();  // half-changed: start over
       }
-      cat_lock.unlock();
-      return reload_catalog();  // half-updated: start over
+      if (applied) ++*applied;
+      return ok_status();
     }
-    next = std::make_shared<Catalog>(*catalog_);  // a reader holds it: update a copy
+    next = std::make_shared<Catalog>(*catalog_);  // a reader holds it: change a copy
   }
-  if (!apply_catalog_delta(db, *next, delta).ok()) return reload_catalog();
-  ++catalog_updates_;
+  if (!change(*next).ok()) return reload_catalog();
+  if (applied) ++*applied;
   std::lock_guard cat_lock(catalog_mu_);
   catalog_ = std::move(next);
   return ok_status();
 }
 
+Status EngineImpl::update_catalog(const CatalogDelta& delta) {
+  const std::size_t files = catalog()->files.size();
+  const std::size_t touched = delta.removed_files.size() + delta.added_files.size();
+  // A large change: a full load is cheaper than renumbering.
+  if (files == 0 || touched > files / 2) return reload_catalog();
+  sqlite3* db = writer_.get();
+  return change_catalog([&](Catalog& cat) { return apply_catalog_delta(db, cat, delta); }, &catalog_updates_);
+}
+
 Status EngineImpl::extend_catalog() {
   sqlite3* db = writer_.get();
-  std::shared_ptr<Catalog> next;
-  {
-    std::unique_lock cat_lock(catalog_mu_);
-    if (catalog_.use_count() == 1) {
-      // No reader holds it (readers copy the pointer under catalog_mu_): extend it in place,
-      // holding the lock so no reader sees it half-extended. load_catalog made it non-const.
-      auto own = std::const_pointer_cast<Catalog>(catalog_);
-      const std::int64_t last = own->files.empty() ? 0 : own->files.back().id;
-      Status s = load_catalog_rows(db, *own, last);
-      load_catalog_totals(db, *own);
-      if (!s.ok()) {
-        cat_lock.unlock();
-        return reload_catalog();  // part of the rows went in: start over
-      }
-      return ok_status();
-    }
-    next = std::make_shared<Catalog>(*catalog_);  // a reader holds it: extend a copy
-  }
-  const std::int64_t last = next->files.empty() ? 0 : next->files.back().id;
-  STRATA_RETURN_IF_ERROR(load_catalog_rows(db, *next, last));
-  load_catalog_totals(db, *next);
-  std::lock_guard cat_lock(catalog_mu_);
-  catalog_ = std::move(next);
-  return ok_status();
+  return change_catalog(
+      [&](Catalog& cat) {
+        STRATA_RETURN_IF_ERROR(load_catalog_rows(db, cat, cat.files.empty() ? 0 : cat.files.back().id));
+        load_catalog_totals(db, cat);
+        return ok_status();
+      },
+      nullptr);
 }
 
 Result<IndexStats> EngineImpl::stats() const {

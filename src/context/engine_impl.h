@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <memory>
 #include <string>
@@ -45,6 +46,10 @@ class EngineImpl final : public ContextEngine {
   Status reload_catalog();
   Status extend_catalog();
   Status update_catalog(const CatalogDelta& delta);
+  // Applies `change` to the catalog: in place when no reader holds it (under catalog_mu_, so
+  // no reader sees it half-changed), else to a copy that then replaces it; a change that
+  // fails part way reloads the catalog whole. `applied` (optional) counts the changes made.
+  Status change_catalog(const std::function<Status(Catalog&)>& change, std::atomic<std::size_t>* applied);
 
   EngineOptions options_;
   std::mutex write_mu_;

@@ -23,11 +23,7 @@ namespace {
 
 namespace ctx = strata::context;
 
-[[noreturn]] void fail(const char* what, std::string_view input) {
-  std::fprintf(stderr, "fuzz_bpe_encode: %s\n", what);
-  strata::fuzz::print_escaped(input);
-  std::abort();
-}
+using strata::fuzz::fail;
 
 // The 256 bytes, then merges that overlap in many ways: pairs of common letters, runs of
 // spaces and newlines, words, and multi-byte UTF-8 fragments.

@@ -29,11 +29,7 @@ using namespace strata;
 using namespace strata::net;
 using namespace strata::net::detail::subs;
 
-[[noreturn]] void fail(const char* what, std::string_view input) {
-  std::fprintf(stderr, "fuzz_ds_subscriptions: %s\n", what);
-  strata::fuzz::print_escaped(input);
-  std::abort();
-}
+using strata::fuzz::fail;
 
 void check_status(const Status& s, std::string_view input) {
   if (!s.ok() && s.code() != StatusCode::kInvalidArgument) fail("parser failed with a code other than kInvalidArgument", input);

@@ -25,11 +25,7 @@ namespace {
 using namespace strata;
 using namespace strata::session;
 
-[[noreturn]] void fail(const char* what, std::string_view input) {
-  std::fprintf(stderr, "fuzz_redis_codec: %s\n", what);
-  strata::fuzz::print_escaped(input);
-  std::abort();
-}
+using strata::fuzz::fail;
 
 void check_error(const Status& s, std::string_view input) {
   if (s.ok()) return;

@@ -14,15 +14,7 @@
 
 #include "fuzz_util.h"
 
-namespace {
-
-[[noreturn]] void fail(const char* what, std::string_view input) {
-  std::fprintf(stderr, "fuzz_redis_url: %s\n", what);
-  strata::fuzz::print_escaped(input);
-  std::abort();
-}
-
-}  // namespace
+using strata::fuzz::fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);

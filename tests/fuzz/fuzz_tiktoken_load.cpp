@@ -16,15 +16,7 @@
 #include "context/tokenizer/tiktoken_file.h"
 #include "fuzz_util.h"
 
-namespace {
-
-[[noreturn]] void fail(const char* what, std::string_view input) {
-  std::fprintf(stderr, "fuzz_tiktoken_load: %s\n", what);
-  strata::fuzz::print_escaped(input);
-  std::abort();
-}
-
-}  // namespace
+using strata::fuzz::fail;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   namespace ctx = strata::context;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdio>
+#include <cstdlib>
 #include <string_view>
 
 namespace strata::fuzz {
@@ -17,6 +18,13 @@ inline void print_escaped(std::string_view bytes) {
     }
   }
   std::fprintf(stderr, "\"\n");
+}
+
+// Reports a broken property of `input` and aborts (libFuzzer keeps the input as a crash).
+[[noreturn]] inline void fail(const char* what, std::string_view input) {
+  std::fprintf(stderr, "property broken: %s\n", what);
+  print_escaped(input);
+  std::abort();
 }
 
 }  // namespace strata::fuzz
