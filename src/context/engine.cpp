@@ -124,6 +124,13 @@ class IndexSink final : public IngestSink {
     const int rc = any.step();
     if (rc != SQLITE_ROW) return sqlite_error(db_, "read files");
     has_rows_ = any.int64(0) != 0;
+    if (!has_rows_) {
+      // A first ingest may be a bulk import: see maybe_bulk(). max(rowid) sizes the edges
+      // table without counting it.
+      Stmt edges(db_, "SELECT coalesce(max(rowid), 0) FROM edges");
+      if (!edges.ok() || edges.step() != SQLITE_ROW) return sqlite_error(db_, "read edges");
+      edges_before_ = edges.int64(0);
+    }
     return ok_status();
   }
 
@@ -132,7 +139,7 @@ class IndexSink final : public IngestSink {
     asked_hash_.assign(hash);
     const Existing* e = lookup(path);
     const bool same = e != nullptr && e->hash == hash;
-    seen_.emplace(path);
+    see(path);
     if (same) {
       ++report_.unchanged;
       tick(path);
@@ -146,7 +153,7 @@ class IndexSink final : public IngestSink {
     // Racy-git rule: a stamp recorded less than kRacyNs after the file's mtime cannot tell a
     // same-size rewrite within the timestamp granularity from no change: hash it instead.
     if (!(e->stamp == stamp) || stamp.mtime_ns > e->stamp_seen - kRacyNs) return false;
-    seen_.emplace(path);
+    see(path);
     ++report_.unchanged;
     ++report_.unchanged_by_stamp;
     tick(path);
@@ -172,8 +179,9 @@ class IndexSink final : public IngestSink {
 
   Status put(Document doc) override {
     if (doc.path.empty()) return invalid_argument_error("document without a path");
-    seen_.insert(doc.path);
+    if (asked_path_ != doc.path) see(doc.path);
     const bool existed = lookup(doc.path) != nullptr;
+    replaced_ = false;
     // The key unchanged() was asked about for this path (content_hash() or document_key()
     // of the document as read), else the hash of the bytes as read; then redaction.
     const std::string hash = asked_path_ == doc.path ? asked_hash_ : content_hash(doc.content);
@@ -185,16 +193,17 @@ class IndexSink final : public IngestSink {
     access_ = join_access(doc.access);
     Status s = doc.kind == DocumentKind::kCommit ? put_commit(doc, hash) : put_file(doc, hash);
     // A document new to the index has no edges to replace.
-    if (s.ok()) s = edges_.replace(source_, doc, access_, !existed);
+    if (s.ok()) s = edges_.replace(source_, doc, access_, !existed && !replaced_);
     if (!s.ok()) return s;
     report_.bytes += doc.content.size();
-    ++written_;
+    if (++written_ == kBulkAfter) STRATA_RETURN_IF_ERROR(maybe_bulk());
     tick(doc.path);
     return ok_status();
   }
 
   Status remove(std::string_view path) override {
-    if (lookup(path) == nullptr) return ok_status();
+    // A first ingest keeps no record of the records it wrote (see tracked()): ask the index.
+    if (lookup(path, /*ask_index=*/!has_rows_) == nullptr) return ok_status();
     auto it = existing_.find(path);
     STRATA_RETURN_IF_ERROR(it->second.commit ? delete_commit(it->second.id) : delete_file(it->second.id));
     STRATA_RETURN_IF_ERROR(edges_.remove(source_, path));
@@ -217,6 +226,8 @@ class IndexSink final : public IngestSink {
 
   // Removes what a complete scan did not mention.
   Status remove_unseen() {
+    // A first ingest wrote every row of its connector and removed what it was told to.
+    if (!has_rows_) return ok_status();
     std::vector<std::string> gone;
     Stmt rows(db_, "SELECT path FROM files INDEXED BY files_key WHERE source = ?1"
                    " UNION ALL SELECT hash FROM commits WHERE source = ?1");
@@ -233,6 +244,9 @@ class IndexSink final : public IngestSink {
     return ok_status();
   }
 
+  // Before the transaction commits: the edge indexes dropped for a bulk import are built.
+  Status finish() { return edges_.end_bulk(); }
+
   void final_progress() {
     if (options_.progress) options_.progress(progress(""));
   }
@@ -244,6 +258,18 @@ class IndexSink final : public IngestSink {
   // A stamp is trusted only when recorded at least this long after the file's mtime: more
   // than any file system's timestamp granularity (FAT: 2 s) and the kernel's coarse clock.
   static constexpr std::int64_t kRacyNs = 2'000'000'000;
+
+  // A first ingest that has written this many documents is taken for a bulk import: when
+  // the edges table held fewer than twice as many rows before it began, its secondary
+  // indexes are dropped for the rest of the scan and built again in one sorted pass at the
+  // end (EdgeWriter::begin_bulk), which costs less than inserting every edge into three
+  // B-trees. A larger table would cost more to re-index than the rest of the scan saves.
+  static constexpr std::size_t kBulkAfter = 20'000;
+
+  Status maybe_bulk() {
+    if (has_rows_ || edges_before_ > static_cast<std::int64_t>(2 * kBulkAfter)) return ok_status();
+    return edges_.begin_bulk();
+  }
 
   struct Existing {
     std::int64_t id = 0;
@@ -263,9 +289,11 @@ class IndexSink final : public IngestSink {
   // The connector's row at `path` (a file or a commit), from the cache of rows this scan
   // looked up or wrote, else from the index; null when absent. Errors read as absent (the
   // write that follows reports them).
-  Existing* lookup(std::string_view path) {
+  // `ask_index`: also when the connector had no rows when the scan began (a first ingest
+  // does not cache the records it writes).
+  Existing* lookup(std::string_view path, bool ask_index = false) {
     if (auto it = existing_.find(path); it != existing_.end()) return &it->second;
-    if (!has_rows_ || path == last_miss_) return nullptr;
+    if ((!has_rows_ && !ask_index) || path == last_miss_) return nullptr;
     Stmt& f = stmt(14, "SELECT f.id, f.hash, coalesce(s.size, -1), s.mtime, s.ctime, s.ino, coalesce(s.seen, 0)"
                        " FROM files f INDEXED BY files_key LEFT JOIN file_stamps s ON s.file_id = f.id"
                        " WHERE f.source = ?1 AND f.path = ?2");
@@ -299,10 +327,40 @@ class IndexSink final : public IngestSink {
     existing_.insert_or_assign(path, std::move(e));
   }
 
+  // Whether this scan caches the row it writes for `kind` (and the paths it sees). A first
+  // ingest (no rows of the connector when it began) caches only source files, whose stamps
+  // are recorded after the put: a bulk import of a million records keeps no million-entry
+  // maps. A record put twice in it hits UNIQUE(source, path) and replaces its first row
+  // (insert_replacing()); remove() asks the index; remove_unseen() has nothing to do.
+  bool tracked(DocumentKind kind) const { return has_rows_ || kind == DocumentKind::kFile; }
+
+  void see(std::string_view path) {
+    ++seen_count_;
+    if (has_rows_) seen_.emplace(path);
+  }
+
+  // Runs `insert` (of the row of `path`; `commit`: into commits). When it breaks
+  // UNIQUE(source, path) in a first ingest (a record the scan put twice), the earlier row is
+  // deleted and `insert` runs again.
+  template <typename Insert>
+  Status insert_replacing(Insert&& insert, std::string_view path, bool commit) {
+    Status st = insert();
+    if (st.ok() || has_rows_ || sqlite3_errcode(db_) != SQLITE_CONSTRAINT) return st;
+    const Existing* prev = lookup(path, /*ask_index=*/true);
+    if (prev == nullptr || prev->commit != commit) return st;
+    const std::int64_t id = prev->id;
+    existing_.erase(existing_.find(path));
+    STRATA_RETURN_IF_ERROR(commit ? delete_commit(id) : delete_file(id));
+    --report_.added;
+    ++report_.updated;
+    replaced_ = true;
+    return insert();
+  }
+
   IngestProgress progress(std::string_view current) const {
     IngestProgress p;
     p.connector = source_;
-    p.seen = seen_.size();
+    p.seen = has_rows_ ? seen_.size() : seen_count_;
     p.written = written_;
     p.removed = report_.removed;
     p.skipped = skipped_;
@@ -366,18 +424,24 @@ class IndexSink final : public IngestSink {
     std::uint8_t flags = 0;
     if (is_test_path(doc.path)) flags |= kFlagTest;
     if (is_vendored_path(doc.path)) flags |= kFlagVendored;
+    if (doc.kind != DocumentKind::kFile && doc.kind != DocumentKind::kDoc && doc.kind != DocumentKind::kOwnership) {
+      flags |= kFlagRecord;
+    }
     Stmt& ins = stmt(6,
         "INSERT INTO files(source, path, hash, commit_hash, language, bytes, lines, flags, access, content)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    // Bound by reference: every string outlives the step (step_done resets the statement).
-    ins.bind_ref(1, source_).bind_ref(2, doc.path).bind_ref(3, hash).bind_ref(4, doc.commit).bind_ref(5, language)
-        .bind(6, static_cast<std::int64_t>(doc.content.size()))
-        .bind(7, static_cast<std::int64_t>(lines))
-        .bind(8, static_cast<std::int64_t>(flags)).bind_ref(9, access_)
-        .bind_blob_ref(10, doc.content);
-    STRATA_RETURN_IF_ERROR(step_done(ins, "insert file"));
+    // Bound by reference: every string outlives the step (step_done resets the statement,
+    // which clears the bindings).
+    auto insert = [&] {
+      ins.bind_ref(1, source_).bind_ref(2, doc.path).bind_ref(3, hash).bind_ref(4, doc.commit)
+          .bind_ref(5, language).bind(6, static_cast<std::int64_t>(doc.content.size()))
+          .bind(7, static_cast<std::int64_t>(lines)).bind(8, static_cast<std::int64_t>(flags))
+          .bind_ref(9, access_).bind_blob_ref(10, doc.content);
+      return step_done(ins, "insert file");
+    };
+    STRATA_RETURN_IF_ERROR(insert_replacing(insert, doc.path, /*commit=*/false));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
-    remember(doc.path, {id, hash, false});
+    if (tracked(doc.kind)) remember(doc.path, {id, hash, false});
     delta_.added_files.push_back(id);
     if (substring_index_) {
       Stmt& sub = stmt(17, "INSERT INTO files_substr(rowid, content) VALUES(?1, ?2)");
@@ -427,13 +491,16 @@ class IndexSink final : public IngestSink {
     Stmt& ins = stmt(9,
         "INSERT INTO commits(source, hash, key_hash, author, time, title, message, access)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    ins.bind(1, source_).bind(2, doc.path).bind(3, key)
-        .bind(4, doc.authors.empty() ? std::string() : doc.authors.front())
-        .bind(5, doc.timestamp).bind(6, doc.title).bind(7, doc.content)
-        .bind_ref(8, access_);
-    STRATA_RETURN_IF_ERROR(step_done(ins, "insert commit"));
+    auto insert = [&] {
+      ins.bind(1, source_).bind(2, doc.path).bind(3, key)
+          .bind(4, doc.authors.empty() ? std::string() : doc.authors.front())
+          .bind(5, doc.timestamp).bind(6, doc.title).bind(7, doc.content)
+          .bind_ref(8, access_);
+      return step_done(ins, "insert commit");
+    };
+    STRATA_RETURN_IF_ERROR(insert_replacing(insert, doc.path, /*commit=*/true));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
-    remember(doc.path, {id, key, true});
+    if (tracked(doc.kind)) remember(doc.path, {id, key, true});
     std::string paths;
     Stmt& cf = stmt(10, "INSERT INTO commit_files(commit_id, path) VALUES(?1, ?2)");
     for (const auto& p : doc.changed_paths) {
@@ -456,10 +523,13 @@ class IndexSink final : public IngestSink {
   bool substring_index_ = false;  // the index has files_substr (kept up to date)
   EdgeWriter edges_{db_};
   bool has_rows_ = false;  // the index held rows of this connector when the scan began
+  std::int64_t edges_before_ = 0;  // the edges table's largest rowid then (a first ingest)
   PathMap existing_;      // rows looked up or written by this scan
   std::string last_miss_;
   std::string asked_path_, asked_hash_;  // the last unchanged() question
-  PathSet seen_;
+  PathSet seen_;  // paths the scan saw (not kept in a first ingest: seen_count_ counts them)
+  std::size_t seen_count_ = 0;
+  bool replaced_ = false;  // the put being applied replaced a row of this scan
   std::string access_, path_terms_, body_terms_;  // of the document being put (reused buffers)
   std::size_t written_ = 0;
   std::size_t skipped_ = 0;
@@ -534,6 +604,8 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
     if (!stamp_old.ok() || stamp_old.step() != SQLITE_DONE) return fail(sqlite_error(db, "stamp commit"));
     old_rows_restamped = sqlite3_changes(db);
   }
+  s = sink.finish();
+  if (!s.ok()) return fail(s);
   Stmt save(db, "INSERT INTO cursors(connector, cursor, commit_hash) VALUES(?1, ?2, ?3)"
                 " ON CONFLICT(connector) DO UPDATE SET cursor = ?2, commit_hash = ?3");
   save.bind(1, id).bind(2, scanned->cursor).bind(3, scanned->commit);

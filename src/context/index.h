@@ -26,6 +26,9 @@ namespace strata::context::detail {
 
 inline constexpr std::uint8_t kFlagTest = 1;
 inline constexpr std::uint8_t kFlagVendored = 2;
+// A record of a system of record (pull request, review, comment, issue, chat message): its
+// path is an identifier, not a file name, so the catalog gives it no stem or module.
+inline constexpr std::uint8_t kFlagRecord = 4;
 
 // Read-mostly view of the index kept in memory for ranking (paths, modules, symbol table).
 struct Catalog {

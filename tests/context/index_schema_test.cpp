@@ -171,3 +171,14 @@ TEST_CASE("schema: a document whose only chunk is the whole of it has no chunk r
   REQUIRE(engine.ok());
   CHECK(spans(**engine, "walrus feed_walrus") == fresh);
 }
+
+TEST_CASE("schema: a new index has 16 KiB pages and a 16 MiB FTS5 pending-terms buffer", "[context][schema]") {
+  ContextTempDir t;
+  const std::string index = t.path("index.db");
+  {
+    auto engine = ContextEngine::open({.index_path = index});
+    REQUIRE(engine.ok());
+  }
+  CHECK(column(index, "PRAGMA page_size") == std::vector<std::string>{"16384"});
+  CHECK(column(index, "SELECT v FROM files_fts_config WHERE k = 'hashsize'") == std::vector<std::string>{"16777216"});
+}

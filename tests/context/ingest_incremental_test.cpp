@@ -3,6 +3,8 @@
 // reloading it, and the result must equal what a fresh open (a full catalog load) sees.
 #include <catch2/catch.hpp>
 
+#include <sqlite3.h>
+
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -28,12 +30,14 @@ class ListConnector final : public Connector {
       STRATA_RETURN_IF_ERROR(sink.put(d));
     }
     for (const auto& p : removals) STRATA_RETURN_IF_ERROR(sink.remove(p));
+    STRATA_RETURN_IF_ERROR(fail_at_end);
     ScanResult r;
     r.cursor = std::to_string(++scans_);
     return r;
   }
   std::vector<Document> docs;
   std::vector<std::string> removals;
+  Status fail_at_end = ok_status();  // returned after every document was offered
 
  private:
   std::string id_;
@@ -60,6 +64,22 @@ std::vector<std::string> hits(ContextEngine& engine, const std::string& text, co
   std::vector<std::string> out;
   for (const auto& f : r->files) out.push_back(f.path);
   std::sort(out.begin(), out.end());
+  return out;
+}
+
+// The first column of every row of `sql` on the index file, as text.
+std::vector<std::string> sql_column(const std::string& index, const std::string& sql) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
+  std::vector<std::string> out;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    const auto* text = sqlite3_column_text(st, 0);
+    out.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
   return out;
 }
 
@@ -149,4 +169,69 @@ TEST_CASE("ingest: a document put twice in one scan is one row", "[context][inge
   CHECK(stats->files == 1);
   CHECK(hits(*engine, "final") == std::vector<std::string>{"chat/1"});
   CHECK(hits(*engine, "draft").empty());
+}
+
+TEST_CASE("ingest: a first ingest replaces a record put twice with its edges, and removes what it is told to",
+          "[context][ingest]") {
+  ContextTempDir t;
+  const std::string index = t.path() + "/ctx.db";
+  ListConnector chat("chat");
+  chat.docs.push_back(message("chat/1", "walrus migration plan"));
+  chat.docs.push_back(message("chat/2", "walrus rollback"));
+  chat.docs.push_back(message("chat/3", "walrus draft"));
+  Document again = message("chat/3", "walrus final");
+  again.authors = {"slack:U2"};
+  chat.docs.push_back(again);
+  chat.removals = {"chat/2", "chat/never-put"};
+  auto engine = open_engine(index);
+  auto r = engine->ingest(chat);
+  REQUIRE(r.ok());
+  CHECK(r->added == 3);  // chat/2 was added, then removed
+  CHECK(r->updated == 1);
+  CHECK(r->removed == 1);
+  CHECK(hits(*engine, "walrus") == std::vector<std::string>{"chat/1", "chat/3"});
+  CHECK(hits(*engine, "draft").empty());
+  // The first version's edge went with it: one author of chat/3, the second.
+  CHECK(sql_column(index, "SELECT account FROM edges WHERE doc = 'chat/3'") == std::vector<std::string>{"slack:U2"});
+  CHECK(sql_column(index, "SELECT count(*) FROM edges WHERE doc = 'chat/2'") == std::vector<std::string>{"0"});
+  // A fresh open (the catalog loaded whole) sees the same.
+  engine.reset();
+  auto reopened = open_engine(index);
+  CHECK(hits(*reopened, "walrus") == std::vector<std::string>{"chat/1", "chat/3"});
+}
+
+TEST_CASE("ingest: a bulk first ingest builds the edge indexes again; a failed one leaves them as they were",
+          "[context][ingest]") {
+  ContextTempDir t;
+  const std::string index = t.path() + "/ctx.db";
+  const std::string indexes =
+      "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'edges' ORDER BY name";
+  const std::vector<std::string> all = {"edges_account", "edges_doc", "edges_target"};
+  // More documents than the bulk threshold (20,000): the edge indexes are dropped part way.
+  ListConnector chat("chat");
+  for (int i = 0; i < 25'000; ++i) chat.docs.push_back(message("chat/" + std::to_string(i), "beluga " + std::to_string(i)));
+  auto engine = open_engine(index);
+  auto r = engine->ingest(chat);
+  REQUIRE(r.ok());
+  CHECK(r->added == 25'000);
+  CHECK(sql_column(index, indexes) == all);
+  CHECK(sql_column(index, "SELECT count(*) FROM edges") == std::vector<std::string>{"25000"});
+  CHECK(sql_column(index, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
+  // The index on (source, doc) serves a re-ingest's edge replacement.
+  chat.docs = {message("chat/7", "beluga edited")};
+  auto edit = engine->ingest(chat);
+  REQUIRE(edit.ok());
+  CHECK(edit->updated == 1);
+  CHECK(sql_column(index, "SELECT count(*) FROM edges WHERE doc = 'chat/7'") == std::vector<std::string>{"1"});
+
+  // A connector that fails after 25,000 documents: rolled back, indexes and rows as before.
+  ListConnector other("other");
+  for (int i = 0; i < 25'000; ++i) other.docs.push_back(message("other/" + std::to_string(i), "orca"));
+  other.fail_at_end = unavailable_error("export truncated");
+  auto failed = engine->ingest(other);
+  REQUIRE_FALSE(failed.ok());
+  CHECK(failed.status().message().find("export truncated") != std::string::npos);
+  CHECK(sql_column(index, indexes) == all);
+  CHECK(sql_column(index, "SELECT count(*) FROM edges") == std::vector<std::string>{"25000"});
+  CHECK(hits(*engine, "orca").empty());
 }

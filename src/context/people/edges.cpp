@@ -4,14 +4,34 @@
 
 namespace strata::context::detail {
 
+namespace {
+constexpr const char* kEdgeIndexes =
+    "CREATE INDEX IF NOT EXISTS edges_doc ON edges(source, doc);"
+    "CREATE INDEX IF NOT EXISTS edges_target ON edges(target, relation);"
+    "CREATE INDEX IF NOT EXISTS edges_account ON edges(account, relation);";
+}  // namespace
+
 Status ensure_edges_schema(sqlite3* db) {
-  return exec(db,
-              "CREATE TABLE IF NOT EXISTS edges(source TEXT NOT NULL, doc TEXT NOT NULL, relation TEXT NOT NULL,"
-              " account TEXT NOT NULL, target TEXT NOT NULL, time INTEGER NOT NULL, ord INTEGER NOT NULL,"
-              " access TEXT NOT NULL);"
-              "CREATE INDEX IF NOT EXISTS edges_doc ON edges(source, doc);"
-              "CREATE INDEX IF NOT EXISTS edges_target ON edges(target, relation);"
-              "CREATE INDEX IF NOT EXISTS edges_account ON edges(account, relation);");
+  STRATA_RETURN_IF_ERROR(exec(db,
+                              "CREATE TABLE IF NOT EXISTS edges(source TEXT NOT NULL, doc TEXT NOT NULL,"
+                              " relation TEXT NOT NULL, account TEXT NOT NULL, target TEXT NOT NULL,"
+                              " time INTEGER NOT NULL, ord INTEGER NOT NULL, access TEXT NOT NULL);"));
+  return exec(db, kEdgeIndexes);
+}
+
+Status EdgeWriter::begin_bulk() {
+  if (bulk_) return ok_status();
+  STRATA_RETURN_IF_ERROR(
+      exec(db_, "DROP INDEX IF EXISTS edges_doc; DROP INDEX IF EXISTS edges_target; DROP INDEX IF EXISTS edges_account;"));
+  bulk_ = true;
+  return ok_status();
+}
+
+Status EdgeWriter::end_bulk() {
+  if (!bulk_) return ok_status();
+  STRATA_RETURN_IF_ERROR(exec(db_, kEdgeIndexes));
+  bulk_ = false;
+  return ok_status();
 }
 
 std::string git_account(std::string_view author) {
@@ -52,6 +72,7 @@ Status EdgeWriter::add(std::string_view source, std::string_view doc, std::strin
 }
 
 Status EdgeWriter::remove(std::string_view source, std::string_view doc) {
+  STRATA_RETURN_IF_ERROR(end_bulk());
   if (!delete_.ok()) {
     delete_ = Stmt(db_, "DELETE FROM edges WHERE source = ?1 AND doc = ?2");
     if (!delete_.ok()) return sqlite_error(db_, "prepare edge delete");

@@ -42,12 +42,21 @@ class EdgeWriter {
   Status replace(std::string_view source, const Document& doc, std::string_view access, bool is_new = false);
   Status remove(std::string_view source, std::string_view doc);
 
+  // Bulk mode, for a large first ingest inside one write transaction: drops the three
+  // secondary indexes so each edge costs one table insert, and end_bulk() builds them again
+  // in one sorted pass (CREATE INDEX) before the transaction commits. remove() ends bulk
+  // mode first (it needs edges_doc). A rolled-back transaction restores the indexes.
+  Status begin_bulk();
+  Status end_bulk();
+  bool bulk() const { return bulk_; }
+
  private:
   Status add(std::string_view source, std::string_view doc, std::string_view relation, std::string_view account,
              std::string_view target, std::int64_t time, std::int64_t ord, std::string_view access);
   sqlite3* db_;
   Stmt insert_;
   Stmt delete_;
+  bool bulk_ = false;
 };
 
 }  // namespace strata::context::detail
