@@ -49,6 +49,11 @@ SLACK = {"extra": {}, "armed": {}, "joined": set(), "failing": set(), "channels"
 PULLS = [pull(3, "2024-03-05T00:00:00Z", "alice", "Fixes #4"), pull(2, "2024-03-04T00:00:00Z", "bob"),
          pull(1, "2024-03-01T00:00:00Z", "carol")]
 
+# GitHub state a cursor test changes through /_control/github_edit_during_scan: when the
+# issues listing is next read, pull 2 is edited (after the pulls listing passed it) and
+# issue 4 is edited later still.
+GITHUB = {"edit_armed": False, "issue4_updated": "2024-03-02T00:00:00Z"}
+
 
 class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
@@ -88,6 +93,10 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 THREAD.append({"type": "message", "user": "U3", "text": "moved to 10", "ts": q["ts"][0],
                                "thread_ts": "100.000100"})
+            return self.send_json({"ok": True})
+        if path == "/_control/github_edit_during_scan":
+            with lock:
+                GITHUB["edit_armed"] = True
             return self.send_json({"ok": True})
         if path.startswith("/_control/slack_"):
             return self.slack_control(path[len("/_control/slack_"):], q)
@@ -129,8 +138,14 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/repos/acme/api/pulls/3/files":
             return self.send_json([{"filename": "src/a.cc", "status": "modified"}])
         if path == "/repos/acme/api/issues":
+            with lock:
+                if GITHUB["edit_armed"]:
+                    GITHUB["edit_armed"] = False
+                    PULLS[1] = pull(2, "2024-03-06T00:00:05Z", "bob", "edited during the scan")
+                    GITHUB["issue4_updated"] = "2024-03-06T00:00:10Z"
+                issue4_updated = GITHUB["issue4_updated"]
             issues = [{"number": 4, "title": "Crash on start", "state": "open", "user": user("frank"), "body": "",
-                       "created_at": "2024-03-02T00:00:00Z", "updated_at": "2024-03-02T00:00:00Z"},
+                       "created_at": "2024-03-02T00:00:00Z", "updated_at": issue4_updated},
                       {"number": 3, "title": "Pull 3", "pull_request": {"url": "x"}, "user": user("alice"),
                        "updated_at": "2024-03-05T00:00:00Z"}]
             if "since" in q:

@@ -94,6 +94,36 @@ TEST_CASE("github live: pagination, 429, 5xx, truncated bodies, rate limits, cre
   CHECK(server.log().find("since=2024-03-05T00:00:00Z") != std::string::npos);
 }
 
+TEST_CASE("github live: a pull request edited while the scan runs is read by the next scan", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  LiveHttpOptions http{.base_url = server.base(), .sleep = [](std::chrono::milliseconds) {}};
+  detail::HttpClient control(http);
+  // The server's clock reads 2024-03-06 00:00:00 for the whole scan; while it runs (when the
+  // issues listing is read, after the pulls listing) pull 2 is edited at 00:00:05 and issue 4
+  // at 00:00:10.
+  REQUIRE(control.get("/_control/slack_date?value=Wed,%2006%20Mar%202024%2000:00:00%20GMT").ok());
+  REQUIRE(control.get("/_control/github_edit_during_scan").ok());
+  auto c = make_github_live_connector({.http = http, .repository = "acme/api", .access = std::vector<std::string>{"*"}});
+  RecordingSink sink;
+  auto first = c->scan("", sink);
+  REQUIRE(first.ok());
+  CHECK(sink.at("github:acme/api/pull/2").content.find("edited during the scan") == std::string::npos);
+  // Not issue 4's 00:00:10 (which would pass the edit of pull 2 by): the server's clock at
+  // the first listing page, minus a second.
+  CHECK(detail::split_acl_cursor(first->cursor).position == "2024-03-05T23:59:59Z");
+  auto second = c->scan(first->cursor, sink);
+  REQUIRE(second.ok());
+  CHECK(sink.at("github:acme/api/pull/2").content.find("edited during the scan") != std::string::npos);
+  CHECK(detail::split_acl_cursor(second->cursor).position == "2024-03-05T23:59:59Z");
+  // With the real clock again, the cursor is the newest record read.
+  REQUIRE(control.get("/_control/slack_date?value=").ok());
+  auto third = c->scan(second->cursor, sink);
+  REQUIRE(third.ok());
+  CHECK(detail::split_acl_cursor(third->cursor).position == "2024-03-06T00:00:10Z");
+}
+
 TEST_CASE("github live: a source that keeps failing fails the ingest and keeps the cursor", "[context][live]") {
   ContextTempDir t;
   ApiServer server(t);

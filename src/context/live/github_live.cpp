@@ -1,4 +1,6 @@
 // The GitHub connector over the live REST API (strata/context/live.h).
+#include <time.h>
+
 #include <set>
 
 #include <strata/context/live.h>
@@ -11,6 +13,16 @@ namespace strata::context {
 namespace {
 
 using namespace detail;
+
+// Epoch seconds as GitHub writes times: "2024-03-05T00:00:00Z".
+std::string iso8601(std::int64_t seconds) {
+  const auto t = static_cast<time_t>(seconds);
+  tm utc{};
+  gmtime_r(&t, &utc);
+  char out[32];
+  strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return out;
+}
 
 class GitHubLiveConnector final : public Connector {
  public:
@@ -43,6 +55,11 @@ class GitHubLiveConnector final : public Connector {
     std::string max_updated = c.since;
     c.max_updated = &max_updated;
     Status failed;
+    // The server's clock when it answered the first listing page, minus a second (-1: no
+    // Date header). The cursor never passes it: a record edited while the scan runs (after
+    // the pulls listing passed it, before the issues listing raised max_updated past its
+    // time) has an updated_at at or after it and is read again by the next scan.
+    std::int64_t started_at = -1;
 
     // Every page of a listing; `page` returns false to stop early.
     auto each_page = [&](std::string url, const std::function<bool(const std::string&)>& page) -> Status {
@@ -50,6 +67,9 @@ class GitHubLiveConnector final : public Connector {
         if (fw.stopped()) return ok_status();
         auto r = http.get(url);
         if (!r.ok()) return r.status();
+        if (started_at < 0) {
+          if (const std::int64_t t = response_date(*r); t > 0) started_at = t - 1;
+        }
         if (!page(r->body)) return ok_status();
         auto link = r->headers.find("link");
         url = link == r->headers.end() ? "" : next_link(link->second);
@@ -118,6 +138,10 @@ class GitHubLiveConnector final : public Connector {
     if (!failed.ok()) return failed;
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
+    if (started_at >= 0) {
+      const std::string cap = iso8601(started_at);
+      if (max_updated > cap) max_updated = cap;
+    }
     ScanResult r;
     r.cursor = join_acl_cursor(max_updated, acl.digest());
     return r;

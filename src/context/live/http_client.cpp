@@ -111,6 +111,13 @@ std::int64_t retry_after_seconds(const std::string& value, std::int64_t now) {
   return std::max<std::int64_t>(0, at - now);
 }
 
+std::int64_t response_date(const HttpResponse& response) {
+  const auto date = response.headers.find("date");
+  if (date == response.headers.end()) return -1;
+  const auto t = curl_getdate(date->second.c_str(), nullptr);  // "Wed, 21 Oct 2015 07:28:00 GMT"
+  return t > 0 ? static_cast<std::int64_t>(t) : -1;
+}
+
 std::int64_t rate_limit_reset(const std::string& value) {
   if (value.empty()) return -1;
   const std::int64_t epoch = to_int(value, -1);

@@ -32,6 +32,9 @@ std::int64_t retry_after_seconds(const std::string& value, std::int64_t now);
 // An X-RateLimit-Reset value (epoch seconds, GitHub; ISO 8601, Jira Cloud) as epoch seconds;
 // -1 when it parses as neither.
 std::int64_t rate_limit_reset(const std::string& value);
+// The server's clock when it answered: the response's Date header as epoch seconds; -1 when
+// it is missing or not an HTTP date.
+std::int64_t response_date(const HttpResponse& response);
 
 class HttpClient {
  public:

@@ -1,5 +1,4 @@
 // The Slack connector over the Web API (strata/context/live.h).
-#include <curl/curl.h>
 
 #include <charconv>
 
@@ -131,10 +130,7 @@ class SlackLiveConnector final : public Connector {
         return each_page(method, query, [&](const Json& j, const HttpResponse& response) {
           if (history && first_history_page) {
             first_history_page = false;
-            if (auto date = response.headers.find("date"); date != response.headers.end()) {
-              const auto t = curl_getdate(date->second.c_str(), nullptr);
-              if (t > 0) read_at = static_cast<std::int64_t>(t) - 1;
-            }
+            if (const std::int64_t t = response_date(response); t > 0) read_at = t - 1;
           }
           const Json* list = member(j, "messages");
           if (!list || !list->is_array()) return;
