@@ -122,7 +122,7 @@ TEST_CASE("github export: pull requests, reviews, line comments, issues, links",
   CHECK(says_truncated);
 }
 
-TEST_CASE("github export: access comes from the repository; unknown means nobody", "[context][connectors]") {
+TEST_CASE("github export: access comes from the repository, unknown means nobody", "[context][connectors]") {
   ContextTempDir t;
   write_github(t);
   {
@@ -177,7 +177,7 @@ TEST_CASE("github export: the cursor skips what did not change", "[context][conn
   CHECK(sink.at("github:acme/api/pull/13/review/601").status == "approved");
 }
 
-TEST_CASE("github export: a missing root fails; missing files are reported", "[context][connectors]") {
+TEST_CASE("github export: a missing root fails, missing files are reported", "[context][connectors]") {
   ContextTempDir t;
   auto missing = make_github_export_connector({.root = t.path("nope"), .repository = "acme/api"});
   RecordingSink sink;
@@ -267,7 +267,7 @@ TEST_CASE("slack export: channels, private groups, threads, edits, bad records",
   CHECK(gone[0].reason == SkipReason::kMissing);
 }
 
-TEST_CASE("slack export: incremental by day; edits replace; deletions remove", "[context][connectors]") {
+TEST_CASE("slack export: incremental by day, edits replace, deletions remove", "[context][connectors]") {
   ContextTempDir t;
   write_slack(t);
   auto c = make_slack_export_connector({.root = t.path("slack")});

@@ -200,7 +200,7 @@ TEST_CASE("ingest: a first ingest replaces a record put twice with its edges, an
   CHECK(hits(*reopened, "walrus") == std::vector<std::string>{"chat/1", "chat/3"});
 }
 
-TEST_CASE("ingest: a bulk first ingest builds the edge indexes again; a failed one leaves them as they were",
+TEST_CASE("ingest: a bulk first ingest builds the edge indexes again, and a failed one leaves them as they were",
           "[context][ingest]") {
   ContextTempDir t;
   const std::string index = t.path() + "/ctx.db";

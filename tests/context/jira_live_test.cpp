@@ -157,7 +157,7 @@ TEST_CASE("jira live: incremental re-sync picks up changed and late issues only"
   CHECK(third->cursor == again->cursor);
 }
 
-TEST_CASE("jira live: v2 with a Data Center token; v3 token paging with an HTTP-date Retry-After", "[context][live][jira]") {
+TEST_CASE("jira live: v2 with a Data Center token, v3 token paging with an HTTP-date Retry-After", "[context][live][jira]") {
   ContextTempDir t;
   ApiServer server(t, "jira_api_server.py");
   REQUIRE(server.port() > 0);

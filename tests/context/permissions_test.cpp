@@ -203,7 +203,7 @@ TEST_CASE("permissions: connectors' access lists end to end", "[context][permiss
   CHECK(u1->files[0].path == "slack:G1/2.0");
 }
 
-TEST_CASE("audit log: what was served to whom; an unwritable log serves nothing", "[context][permissions]") {
+TEST_CASE("audit log: what was served to whom, an unwritable log serves nothing", "[context][permissions]") {
   ContextTempDir t;
   std::mutex mu;
   std::vector<AuditRecord> records;

@@ -138,7 +138,7 @@ TEST_CASE("client: appends retried across drops are written exactly once", "[net
   }
 }
 
-TEST_CASE("client: cancel and steer reach a run; errors come back as statuses", "[net][client]") {
+TEST_CASE("client: cancel and steer reach a run, errors come back as statuses", "[net][client]") {
   Setup s;
   std::atomic<int> steered{0};
   session::RunOptions ro;

@@ -69,7 +69,7 @@ class TlsClient {
 
 }  // namespace
 
-TEST_CASE("tls: https and wss with a real certificate; plain clients are refused", "[net][tls]") {
+TEST_CASE("tls: https and wss with a real certificate, plain clients are refused", "[net][tls]") {
   test::TempDir dir;
   const std::string cert = dir.file("cert.pem");
   const std::string key = dir.file("key.pem");

@@ -91,7 +91,7 @@ TEMPLATE_TEST_CASE("presence: join, renew, leave and expiry", "[hub][presence]",
   CHECK(env.hub->presence("nope").status().code() == StatusCode::kNotFound);
 }
 
-TEMPLATE_TEST_CASE("retention: completed messages compact; snapshot and replay stay correct",
+TEMPLATE_TEST_CASE("retention: completed messages compact, snapshot and replay stay correct",
                    "[hub][retention]", std::true_type, std::false_type) {
   Env env(TestType::value);
   auto run = env.hub->start_run("chat", {.agent = "assistant"}).value();

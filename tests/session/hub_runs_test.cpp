@@ -37,7 +37,7 @@ const RunSnapshot& run_in(const Snapshot& s, const std::string& id) {
 
 }  // namespace
 
-TEST_CASE("runs: an agent streams a message; the snapshot shows it whole", "[hub][runs]") {
+TEST_CASE("runs: an agent streams a message, the snapshot shows it whole", "[hub][runs]") {
   Env env;
   auto run = env.hub->start_run("chat", {.agent = "assistant", .run_id = "r1"}).value();
   auto msg = run->begin_message().value();

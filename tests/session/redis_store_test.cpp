@@ -217,7 +217,7 @@ TEST_CASE("redis: a session removed on one node is gone on the other", "[redis][
   CHECK(node_b->list_sessions().value() == std::vector<std::string>{"s", "t"});
 }
 
-TEST_CASE("redis: wait_for_events follows another node's appends; interrupt_wait",
+TEST_CASE("redis: wait_for_events follows another node's appends, interrupt_wait",
           "[redis][multinode][follow]") {
   auto& server = test::shared_redis_server();
   const std::string prefix = test::unique_redis_prefix();

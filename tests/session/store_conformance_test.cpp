@@ -241,7 +241,7 @@ TEMPLATE_TEST_CASE("store: trim removes a prefix and records it", "[store]", STO
   CHECK(store->info("s").value().trimmed_through == 10);
 }
 
-TEMPLATE_TEST_CASE("store: remove deletes everything; recreating gives a new epoch", "[store]", STORES) {
+TEMPLATE_TEST_CASE("store: remove deletes everything, recreating gives a new epoch", "[store]", STORES) {
   TestType factory;
   auto store = factory.open();
   auto r = append_one(*store, request("s", {make_event("a")}, "agent", 0, 0));
