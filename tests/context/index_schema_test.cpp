@@ -3,8 +3,6 @@
 // correct; the re-stamping UPDATE uses the partial index.
 #include <catch2/catch.hpp>
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -13,29 +11,14 @@
 #include <strata/context/engine.h>
 
 #include "context/context_test_util.h"
+#include "context/sql_test_util.h"
 
 using namespace strata;
 using namespace strata::context;
 using strata::test::ContextTempDir;
+using strata::test::sql_column;
 
 namespace {
-
-std::vector<std::string> column(const std::string& index, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-  std::vector<std::string> out;
-  int rc;
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    const auto* text = sqlite3_column_text(st, sqlite3_column_count(st) - 1);
-    out.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-  }
-  CHECK(rc == SQLITE_DONE);
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
 
 std::vector<std::string> ranked(ContextEngine& engine, const std::string& text) {
   auto r = engine.retrieve({.text = text});
@@ -69,12 +52,12 @@ TEST_CASE("schema: an index with the first version's files_commit index is migra
     REQUIRE(first_commit.size() == 40);
     before = ranked(**engine, "evict entries");
   }
-  CHECK(column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
+  CHECK(sql_column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
         std::vector<std::string>{"files_commit_set"});
   // Turn it into what the first version wrote.
-  column(index, "DROP INDEX files_commit_set");
-  column(index, "CREATE INDEX files_commit ON files(source, commit_hash)");
-  REQUIRE(column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
+  sql_column(index, "DROP INDEX files_commit_set");
+  sql_column(index, "CREATE INDEX files_commit ON files(source, commit_hash)");
+  REQUIRE(sql_column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
           std::vector<std::string>{"files_commit"});
 
   {
@@ -93,11 +76,11 @@ TEST_CASE("schema: an index with the first version's files_commit index is migra
     REQUIRE(after.size() == 2);
     for (const auto& hit : after) CHECK(hit.substr(hit.find('@') + 1) == r->commit);
   }
-  CHECK(column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
+  CHECK(sql_column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files_commit%'") ==
         std::vector<std::string>{"files_commit_set"});
   // No row keeps a commit of its own after a complete scan: the partial index is empty.
-  CHECK(column(index, "SELECT count(*) FROM files WHERE commit_hash != ''") == std::vector<std::string>{"0"});
-  const auto plan = column(index,
+  CHECK(sql_column(index, "SELECT count(*) FROM files WHERE commit_hash != ''") == std::vector<std::string>{"0"});
+  const auto plan = sql_column(index,
                            "EXPLAIN QUERY PLAN UPDATE files SET commit_hash = '' WHERE source = 'code'"
                            " AND commit_hash != '' AND id > 0");
   REQUIRE_FALSE(plan.empty());
@@ -160,13 +143,13 @@ TEST_CASE("schema: a document whose only chunk is the whole of it has no chunk r
   REQUIRE(fresh.size() >= 3);
   CHECK(std::any_of(fresh.begin(), fresh.end(), [](const std::string& s) { return s.rfind("slack:C1/1.0 file 1-2 sig 1 ", 0) == 0; }));
   CHECK(std::any_of(fresh.begin(), fresh.end(), [](const std::string& s) { return s.rfind("notes/walrus.txt file 1-3 sig 1 ", 0) == 0; }));
-  CHECK(column(index, "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path != 'src/walrus.py'") ==
+  CHECK(sql_column(index, "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id WHERE f.path != 'src/walrus.py'") ==
         std::vector<std::string>{"0"});
-  CHECK(column(index, "SELECT count(*) FROM chunks") == std::vector<std::string>{"2"});
+  CHECK(sql_column(index, "SELECT count(*) FROM chunks") == std::vector<std::string>{"2"});
   // An index written before this change holds the whole-document rows: the same spans.
-  column(index, "INSERT INTO chunks(file_id, kind, name, qualified, start_line, end_line, sig_end)"
+  sql_column(index, "INSERT INTO chunks(file_id, kind, name, qualified, start_line, end_line, sig_end)"
                 " SELECT id, 0, '', '', 1, lines, 1 FROM files WHERE lines > 0 AND id NOT IN (SELECT file_id FROM chunks)");
-  REQUIRE(column(index, "SELECT count(*) FROM chunks") == std::vector<std::string>{"4"});
+  REQUIRE(sql_column(index, "SELECT count(*) FROM chunks") == std::vector<std::string>{"4"});
   auto engine = ContextEngine::open({.index_path = index});
   REQUIRE(engine.ok());
   CHECK(spans(**engine, "walrus feed_walrus") == fresh);
@@ -179,6 +162,6 @@ TEST_CASE("schema: a new index has 16 KiB pages and a 16 MiB FTS5 pending-terms 
     auto engine = ContextEngine::open({.index_path = index});
     REQUIRE(engine.ok());
   }
-  CHECK(column(index, "PRAGMA page_size") == std::vector<std::string>{"16384"});
-  CHECK(column(index, "SELECT v FROM files_fts_config WHERE k = 'hashsize'") == std::vector<std::string>{"16777216"});
+  CHECK(sql_column(index, "PRAGMA page_size") == std::vector<std::string>{"16384"});
+  CHECK(sql_column(index, "SELECT v FROM files_fts_config WHERE k = 'hashsize'") == std::vector<std::string>{"16777216"});
 }

@@ -3,8 +3,6 @@
 // reloading it, and the result must equal what a fresh open (a full catalog load) sees.
 #include <catch2/catch.hpp>
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -12,10 +10,12 @@
 #include <strata/context/engine.h>
 
 #include "context/context_test_util.h"
+#include "context/sql_test_util.h"
 
 using namespace strata;
 using namespace strata::context;
 using strata::test::ContextTempDir;
+using strata::test::sql_column;
 
 namespace {
 
@@ -64,22 +64,6 @@ std::vector<std::string> hits(ContextEngine& engine, const std::string& text, co
   std::vector<std::string> out;
   for (const auto& f : r->files) out.push_back(f.path);
   std::sort(out.begin(), out.end());
-  return out;
-}
-
-// The first column of every row of `sql` on the index file, as text.
-std::vector<std::string> sql_column(const std::string& index, const std::string& sql) {
-  sqlite3* db = nullptr;
-  REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  REQUIRE(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK);
-  std::vector<std::string> out;
-  while (sqlite3_step(st) == SQLITE_ROW) {
-    const auto* text = sqlite3_column_text(st, 0);
-    out.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
   return out;
 }
 
