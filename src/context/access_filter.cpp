@@ -50,7 +50,7 @@ std::string principal_names_json(const Principal& principal) {
 VisibleFiles visible_files(const Catalog& catalog, const Principal& principal) {
   VisibleFiles v;
   for (const auto& f : catalog.files) {
-    if (!may_read(f.access, principal)) continue;
+    if (!may_read(catalog.access_of(f), principal)) continue;
     ++v.count;
     v.tokens += f.tokens;
   }

@@ -127,7 +127,8 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
   // runs ~15% faster (docs/benchmarks.md). Only an empty file takes a page size.
   if (fresh) STRATA_RETURN_IF_ERROR(exec(db.get(), "PRAGMA page_size=16384"));
   STRATA_RETURN_IF_ERROR(exec(db.get(), "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
-                                        " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"));
+                                        " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"
+                                        " PRAGMA journal_size_limit=67108864;"));
   if (!fresh && create_schema) {
     Stmt probe(db.get(), "SELECT 1 FROM sqlite_schema WHERE name = 'files_commit_set'");
     if (!probe.ok()) return sqlite_error(db.get(), "read schema");
@@ -202,12 +203,11 @@ void add_file(Catalog& cat, Stmt& files) {
   f.id = files.int64(0);
   f.path = files.text(1);
   f.commit = files.text(2);
-  f.access = files.text(3);
+  f.access = cat.intern_access(files.text_view(3));
   f.flags = static_cast<std::uint8_t>(files.int64(4));
   f.bytes = static_cast<std::size_t>(files.int64(5));
   f.tokens = docsize_tokens(files.blob(6), files.bytes(6));
   const auto index = static_cast<std::uint32_t>(cat.files.size());
-  cat.by_id[f.id] = index;
   cat.by_path[f.path] = index;
   if (f.flags & kFlagRecord) {  // an identifier, not a file name: no stem, no module
     cat.files.push_back(std::move(f));
@@ -236,10 +236,10 @@ void add_file(Catalog& cat, Stmt& files) {
 
 // Adds the named chunk `chunks` is on (file_id, kind, name, start_line) to the symbol table.
 void add_definition(Catalog& cat, Stmt& chunks) {
-  auto it = cat.by_id.find(chunks.int64(0));
-  if (it == cat.by_id.end()) return;
+  const std::int64_t at = cat.index_of(chunks.int64(0));
+  if (at < 0) return;
   cat.definitions[lower_ascii(chunks.text(2))].push_back(
-      {it->second, static_cast<ChunkKind>(chunks.int64(1)), static_cast<int>(chunks.int64(3))});
+      {static_cast<std::uint32_t>(at), static_cast<ChunkKind>(chunks.int64(1)), static_cast<int>(chunks.int64(3))});
   ++cat.chunks;
 }
 
@@ -271,7 +271,7 @@ std::size_t remap_table(Map& table, const std::vector<std::uint32_t>& remap, Ind
 }  // namespace
 
 Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
-  // Room for the rows to come at once when they at least double the catalog: a
+  // Room for the rows to come at once when they add at least a quarter to the catalog: a
   // million-row load rehashes and moves nothing on the way. A smaller extension grows the
   // usual way (reserving its exact size would rehash every map and move every file on each
   // small ingest). Counted in FTS5's docsize table (one small row per file row, the same ids).
@@ -279,10 +279,9 @@ Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
   if (!count.ok()) return sqlite_error(db, "load files");
   count.bind(1, after_id);
   if (count.step() != SQLITE_ROW) return sqlite_error(db, "load files");
-  if (const std::int64_t more = count.int64(0); more > 0 && static_cast<std::size_t>(more) >= catalog.files.size()) {
+  if (const std::int64_t more = count.int64(0); more > 0 && static_cast<std::size_t>(more) * 4 >= catalog.files.size()) {
     const std::size_t n = catalog.files.size() + static_cast<std::size_t>(more);
     catalog.files.reserve(n);
-    catalog.by_id.reserve(n);
     catalog.by_path.reserve(n);
   }
   Stmt files(db, (std::string(kFileColumns) + " WHERE f.id > ?1 ORDER BY f.id").c_str());
@@ -306,16 +305,15 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
   // Removed rows: compact the file list (order kept) and renumber every lookup table.
   std::vector<std::uint32_t> remap;
   for (const std::int64_t id : delta.removed_files) {
-    auto it = cat.by_id.find(id);
-    if (it == cat.by_id.end()) continue;  // inserted and deleted again by the same ingest
+    const std::int64_t at = cat.index_of(id);
+    if (at < 0) continue;  // inserted and deleted again by the same ingest
     if (remap.empty()) remap.assign(cat.files.size(), 0);
-    remap[it->second] = kGone;
+    remap[static_cast<std::size_t>(at)] = kGone;
   }
   if (!remap.empty()) {
     std::size_t kept = 0;
     for (std::size_t i = 0; i < cat.files.size(); ++i) {
       if (remap[i] == kGone) {
-        cat.by_id.erase(cat.files[i].id);
         cat.by_path.erase(cat.files[i].path);
         continue;
       }
@@ -324,7 +322,6 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
       ++kept;
     }
     cat.files.resize(kept);
-    for (auto& [id, index] : cat.by_id) index = remap[index];
     for (auto& [path, index] : cat.by_path) index = remap[index];
     auto self = [](std::uint32_t& i) -> std::uint32_t& { return i; };
     remap_table(cat.by_stem, remap, self);
@@ -342,7 +339,7 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
                     " AND name != '' ORDER BY id");
     if (!files.ok() || !chunks.ok()) return sqlite_error(db, "load changed files");
     for (const std::int64_t id : added) {
-      if (cat.by_id.count(id)) continue;
+      if (cat.index_of(id) >= 0) continue;
       files.reset().bind(1, id);
       const int rc = files.step();
       if (rc == SQLITE_DONE) continue;  // inserted and deleted again by the same ingest
@@ -365,9 +362,9 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
     if (!commits.ok()) return sqlite_error(db, "load commits of files");
     int rc;
     while ((rc = commits.step()) == SQLITE_ROW) {
-      auto it = cat.by_id.find(commits.int64(0));
-      if (it == cat.by_id.end()) continue;
-      std::string& commit = cat.files[it->second].commit;
+      const std::int64_t at = cat.index_of(commits.int64(0));
+      if (at < 0) continue;
+      std::string& commit = cat.files[static_cast<std::size_t>(at)].commit;
       std::string now = commits.text(1);
       if (commit != now) commit = std::move(now);
     }
@@ -375,6 +372,20 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
   }
   load_catalog_totals(db, cat);
   return ok_status();
+}
+
+std::int64_t Catalog::index_of(std::int64_t id) const noexcept {
+  const auto it = std::lower_bound(files.begin(), files.end(), id,
+                                   [](const File& f, std::int64_t v) { return f.id < v; });
+  return it != files.end() && it->id == id ? it - files.begin() : -1;
+}
+
+std::uint32_t Catalog::intern_access(std::string_view access) {
+  if (const auto it = access_index.find(access); it != access_index.end()) return it->second;
+  const auto index = static_cast<std::uint32_t>(access_lists.size());
+  access_lists.emplace_back(access);
+  access_index.emplace(access_lists.back(), index);
+  return index;
 }
 
 void load_catalog_totals(sqlite3* db, Catalog& cat) {

@@ -36,7 +36,7 @@ struct Catalog {
     std::int64_t id = 0;
     std::string path;
     std::string commit;
-    std::string access;  // '\n'-joined principals
+    std::uint32_t access = 0;  // index into access_lists (Catalog::access_of)
     std::uint8_t flags = 0;
     std::size_t bytes = 0;
     std::string stem;    // lowercase file name without extension
@@ -48,8 +48,15 @@ struct Catalog {
     ChunkKind kind = ChunkKind::kFunction;
     int line = 1;
   };
-  std::vector<File> files;
-  std::unordered_map<std::int64_t, std::uint32_t> by_id;
+  std::vector<File> files;  // in id order (a new row's id is above every remaining one)
+  // The distinct access lists ('\n'-joined principals) of the files: a million chat
+  // messages share a few hundred channels' lists. Never shrinks (an unused list costs a string).
+  std::vector<std::string> access_lists;
+  struct StringHash {  // heterogeneous: find(std::string_view) builds no string
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> access_index;  // list -> index
   std::unordered_map<std::string, std::uint32_t> by_path;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_stem;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_module;  // also module suffixes
@@ -57,6 +64,12 @@ struct Catalog {
   std::size_t chunks = 0;
   std::size_t commits = 0;
   std::string index_commit;
+
+  // The index in `files` of the row with `id`, or -1 (a binary search: files are in id order).
+  [[nodiscard]] std::int64_t index_of(std::int64_t id) const noexcept;
+  [[nodiscard]] std::string_view access_of(const File& f) const noexcept { return access_lists[f.access]; }
+  // The index of `access` in access_lists, added when new.
+  std::uint32_t intern_access(std::string_view access);
 };
 
 struct DbCloser {

@@ -147,13 +147,13 @@ Result<std::unordered_set<std::uint32_t>> substring_files(sqlite3* db, const Cat
     std::unordered_set<std::uint32_t> found;
     int rc;
     while ((rc = like.step()) == SQLITE_ROW) {
-      auto it = cat.by_id.find(like.int64(0));
-      if (it == cat.by_id.end() || (!first && !out.count(it->second))) continue;
+      const std::int64_t at = cat.index_of(like.int64(0));
+      if (at < 0 || (!first && !out.count(static_cast<std::uint32_t>(at)))) continue;
       if (wild) {
         text.reset().bind(1, like.int64(0));
         if (text.step() != SQLITE_ROW || !contains_folded(text.text(0), sub)) continue;
       }
-      found.insert(it->second);
+      found.insert(static_cast<std::uint32_t>(at));
     }
     if (rc != SQLITE_DONE) return sqlite_error(db, "search substrings");
     out = std::move(found);
@@ -236,7 +236,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   result.terms = terms;
 
   std::unordered_map<std::uint32_t, Scores> scores;
-  auto visible = [&](std::uint32_t f) { return may_read(cat->files[f].access, query.principal); };
+  auto visible = [&](std::uint32_t f) { return may_read(cat->access_of(cat->files[f]), query.principal); };
 
   // Exact substrings: only files holding all of them are returned, and each is a candidate.
   const bool by_substring = !query.substrings.empty();
@@ -279,11 +279,11 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     double best = 0;
     int rc;
     while ((rc = fts.step()) == SQLITE_ROW) {
-      auto it = cat->by_id.find(fts.int64(0));
-      if (it == cat->by_id.end() || !visible(it->second)) continue;
+      const std::int64_t at = cat->index_of(fts.int64(0));
+      if (at < 0 || !visible(static_cast<std::uint32_t>(at))) continue;
       const double s = -fts.real(1);
       best = std::max(best, s);
-      scores[it->second].bm25 = s;
+      scores[static_cast<std::uint32_t>(at)].bm25 = s;
     }
     if (rc != SQLITE_DONE) return sqlite_error(db, "search files");
     if (best > 0) {

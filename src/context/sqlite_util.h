@@ -80,10 +80,12 @@ class Stmt {
     return static_cast<const unsigned char*>(sqlite3_column_blob(stmt_, col));
   }
   int bytes(int col) const { return sqlite3_column_bytes(stmt_, col); }
-  std::string text(int col) const {
+  std::string text(int col) const { return std::string(text_view(col)); }
+  // Valid until the next step or reset.
+  std::string_view text_view(int col) const {
     const void* p = sqlite3_column_blob(stmt_, col);
     const int n = sqlite3_column_bytes(stmt_, col);
-    return p ? std::string(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string();
+    return p ? std::string_view(static_cast<const char*>(p), static_cast<std::size_t>(n)) : std::string_view();
   }
 
  private:

@@ -35,13 +35,12 @@ std::string diff(const detail::Catalog& a, const detail::Catalog& b) {
   for (std::size_t i = 0; i < std::min(a.files.size(), b.files.size()); ++i) {
     const auto& x = a.files[i];
     const auto& y = b.files[i];
-    if (x.id != y.id || x.path != y.path || x.commit != y.commit || x.access != y.access ||
+    if (x.id != y.id || x.path != y.path || x.commit != y.commit || a.access_of(x) != b.access_of(y) ||
         x.flags != y.flags || x.bytes != y.bytes || x.stem != y.stem || x.module != y.module ||
         x.tokens != y.tokens) {
       note("file " + std::to_string(i) + ": " + x.path + "@" + x.commit + " vs " + y.path + "@" + y.commit);
     }
   }
-  if (a.by_id != b.by_id) note("by_id differs");
   if (a.by_path != b.by_path) note("by_path differs");
   if (a.by_stem != b.by_stem) note("by_stem differs");
   if (a.by_module != b.by_module) note("by_module differs");
