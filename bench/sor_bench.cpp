@@ -2,11 +2,16 @@
 // of 1,000,000 Slack messages and 100,000 pull requests with 2 reviews each (1.3 M records).
 //
 //   strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N]
+//                    [--no-pipeline] [--ingest-only] [--reuse-export]
 //
 // Prints, for the Slack and GitHub connectors: the parse rate (connector -> a counting sink)
 // and the ingest rate (connector -> ContextEngine: SQLite FTS5 index, edges, redaction),
 // next to the target of 50,000 records/s. --quick uses 20,000 messages and 2,000 pull
-// requests (CI smoke run: fails only on errors or a wrong record count).
+// requests (CI smoke run: fails only on errors or a wrong record count). --no-pipeline
+// ingests on one thread (IngestOptions::pipeline = false); --ingest-only skips the parse and
+// baseline phases and --reuse-export ingests the export a --keep run left in --dir (of the
+// same size) instead of writing it again, without the incremental phase (both for comparing
+// two builds or settings).
 #include <unistd.h>
 
 #include <time.h>
@@ -16,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -100,18 +106,23 @@ double load_average() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, keep = false;
+  bool quick = false, keep = false, pipeline = true, ingest_only = false, reuse = false;
   std::string dir;
   std::size_t messages = 0, pulls = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
     else if (a == "--keep") keep = true;
+    else if (a == "--no-pipeline") pipeline = false;
+    else if (a == "--ingest-only") ingest_only = true;
+    else if (a == "--reuse-export") reuse = true;
     else if (a == "--dir" && i + 1 < argc) dir = argv[++i];
     else if (a == "--messages" && i + 1 < argc) messages = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--pulls" && i + 1 < argc) pulls = std::strtoull(argv[++i], nullptr, 10);
     else {
-      std::fprintf(stderr, "usage: strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N]\n");
+      std::fprintf(stderr,
+                   "usage: strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N]"
+                   " [--no-pipeline] [--ingest-only] [--reuse-export]\n");
       return 2;
     }
   }
@@ -123,9 +134,18 @@ int main(int argc, char** argv) {
   if (messages > 0) size.messages = messages;
   if (pulls > 0) size.pulls = pulls;
   if (dir.empty()) dir = (std::filesystem::temp_directory_path() / ("strata-sor-bench-" + std::to_string(::getpid()))).string();
-  std::filesystem::remove_all(dir);
+  if (reuse && (dir.empty() || !std::filesystem::exists(dir + "/slack") || !std::filesystem::exists(dir + "/github"))) {
+    std::fprintf(stderr, "--reuse-export: no export in --dir (write one with --keep first)\n");
+    return 2;
+  }
   auto t0 = std::chrono::steady_clock::now();
-  const std::size_t records = strata::bench::write_synthetic_export(dir, size);
+  std::size_t records = size.messages + size.pulls * (1 + size.reviews_per_pull);
+  if (reuse) {
+    for (const char* f : {"/ctx.db", "/ctx.db-wal", "/ctx.db-shm"}) std::filesystem::remove(dir + f);
+  } else {
+    std::filesystem::remove_all(dir);
+    records = strata::bench::write_synthetic_export(dir, size);
+  }
   std::printf("strata_sor_bench%s — %zu records (%zu Slack messages, %zu pull requests, %zu reviews), load %.2f\n",
               quick ? " --quick" : "", records, size.messages, size.pulls, size.pulls * size.reviews_per_pull,
               load_average());
@@ -146,6 +166,7 @@ int main(int argc, char** argv) {
   std::size_t total_parse = 0, total_ingest = 0;
   double parse_s = 0, ingest_s = 0, parse_cpu = 0, ingest_cpu = 0;
   for (const Source& s : {Source{"slack", slack.get(), expect_slack}, Source{"github", github.get(), expect_github}}) {
+    if (ingest_only) break;
     CountingSink sink;
     auto t = std::chrono::steady_clock::now();
     const double c0 = cpu_seconds();
@@ -162,7 +183,7 @@ int main(int argc, char** argv) {
     std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f\n", (std::string(s.name) + " parse").c_str(), sink.puts, sec,
                 sink.puts / sec, target, sink.puts / cpu);
   }
-  {
+  if (!ingest_only) {
     // Baseline in the same run: parse + bare FTS5 inserts of the same text.
     Fts5Sink sink(dir + "/baseline.db");
     auto t = std::chrono::steady_clock::now();
@@ -191,7 +212,7 @@ int main(int argc, char** argv) {
     for (const Source& s : {Source{"slack", slack.get(), expect_slack}, Source{"github", github.get(), expect_github}}) {
       auto t = std::chrono::steady_clock::now();
       const double c0 = cpu_seconds();
-      auto r = (*engine)->ingest(*s.connector);
+      auto r = (*engine)->ingest(*s.connector, {.pipeline = pipeline});
       const double sec = seconds_since(t), cpu = cpu_seconds() - c0;
       if (!r.ok() || r->added != s.expected) {
         std::fprintf(stderr, "  %s ingest: %s, %zu added (expected %zu)\n", s.name,
@@ -217,22 +238,29 @@ int main(int argc, char** argv) {
                   again->unchanged / sec, "-");
     }
     // Incremental ingest: a new day of messages (10,000 in the full run) on the large index.
-    const std::size_t fresh = strata::bench::write_slack_increment(dir, size, quick ? 20 : 200);
-    t = std::chrono::steady_clock::now();
-    const double c0 = cpu_seconds();
-    auto inc = (*engine)->ingest(*slack);
-    const double inc_s = seconds_since(t), inc_cpu = cpu_seconds() - c0;
-    if (!inc.ok() || inc->added != fresh) {
-      std::fprintf(stderr, "  slack incremental: %s, %zu added (expected %zu)\n",
-                   inc.ok() ? "ok" : inc.status().message().c_str(), inc.ok() ? inc->added : 0, fresh);
-      ++failures;
-    } else {
-      std::printf("  %-28s %12zu %12.2f %14.0f %10s %14.0f\n", "slack incremental (new day)", inc->added, inc_s,
-                  inc->added / inc_s, "-", inc->added / inc_cpu);
+    if (!reuse) {  // the export must stay as it was written
+      std::vector<std::string> day_files;
+      const std::size_t fresh = strata::bench::write_slack_increment(dir, size, quick ? 20 : 200, &day_files);
+      t = std::chrono::steady_clock::now();
+      const double c0 = cpu_seconds();
+      auto inc = (*engine)->ingest(*slack);
+      const double inc_s = seconds_since(t), inc_cpu = cpu_seconds() - c0;
+      if (!inc.ok() || inc->added != fresh) {
+        std::fprintf(stderr, "  slack incremental: %s, %zu added (expected %zu)\n",
+                     inc.ok() ? "ok" : inc.status().message().c_str(), inc.ok() ? inc->added : 0, fresh);
+        ++failures;
+      } else {
+        std::printf("  %-28s %12zu %12.2f %14.0f %10s %14.0f\n", "slack incremental (new day)", inc->added, inc_s,
+                    inc->added / inc_s, "-", inc->added / inc_cpu);
+      }
+      for (const auto& f : day_files) std::filesystem::remove(f);  // a kept export stays as written
     }
   }
-  std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f  %s\n", "all parse", total_parse, parse_s,
-              total_parse / parse_s, target, total_parse / parse_cpu, total_parse / parse_s >= target ? "met" : "MISSED");
+  if (!ingest_only) {
+    std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f  %s\n", "all parse", total_parse, parse_s,
+                total_parse / parse_s, target, total_parse / parse_cpu,
+                total_parse / parse_s >= target ? "met" : "MISSED");
+  }
   std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f  %s\n", "all ingest (index)", total_ingest, ingest_s,
               total_ingest / ingest_s, target, total_ingest / ingest_cpu,
               total_ingest / ingest_s >= target ? "met" : "MISSED");

@@ -151,14 +151,18 @@ inline std::size_t write_synthetic_export(const std::string& dir, const ExportSi
 // Appends one new day of Slack messages after the export's last day: `per_channel` messages in
 // each channel (the incremental case: a day's new messages on a large index). Returns the
 // number written.
-inline std::size_t write_slack_increment(const std::string& dir, const ExportSize& size, std::size_t per_channel) {
+// `files`, when given, receives the paths written.
+inline std::size_t write_slack_increment(const std::string& dir, const ExportSize& size, std::size_t per_channel,
+                                         std::vector<std::string>* files = nullptr) {
   std::mt19937_64 rng(7);
   const std::size_t channel_messages = (size.messages + size.channels - 1) / size.channels;
   const std::size_t day = (channel_messages + size.messages_per_day - 1) / size.messages_per_day;
   const std::int64_t base = 1672531200 + static_cast<std::int64_t>(day) * 86400;
   std::size_t written = 0;
   for (std::size_t c = 0; c < size.channels; ++c) {
-    std::ofstream out(dir + "/slack/chan-" + std::to_string(c) + "/" + day_name(day) + ".json");
+    const std::string path = dir + "/slack/chan-" + std::to_string(c) + "/" + day_name(day) + ".json";
+    if (files) files->push_back(path);
+    std::ofstream out(path);
     out << "[";
     for (std::size_t k = 0; k < per_channel; ++k) {
       char ts[32];

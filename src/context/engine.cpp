@@ -6,15 +6,16 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <optional>
+#include <system_error>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "context/bm25.h"
-#include "context/chunker.h"
 #include "context/engine_impl.h"
+#include "context/ingest_pipeline.h"
 #include "context/people/edges.h"
-#include "context/redact.h"
 #include "context/sqlite_util.h"
 #include "context/text.h"
 
@@ -56,8 +57,15 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
     ::close(fd);
     return catalog.status();
   }
-  return std::unique_ptr<ContextEngine>(new EngineImpl(std::move(options), std::move(*writer),
-                                                       std::move(*reader), fd, std::move(*catalog)));
+  // Checkpoints run on their own thread and connection (EngineImpl::request_checkpoint);
+  // without that connection the writer's commits checkpoint as usual.
+  DbPtr checkpointer;
+  if (auto c = open_index_db(options.index_path, false); c.ok() &&
+      exec(writer->get(), "PRAGMA wal_autocheckpoint=0").ok()) {
+    checkpointer = std::move(*c);
+  }
+  return std::unique_ptr<ContextEngine>(new EngineImpl(std::move(options), std::move(*writer), std::move(*reader),
+                                                       std::move(checkpointer), fd, std::move(*catalog)));
 }
 
 namespace detail {
@@ -79,36 +87,76 @@ bool may_read(std::string_view access, const Principal& principal) {
   return false;
 }
 
-EngineImpl::EngineImpl(EngineOptions options, DbPtr writer, DbPtr reader, int lock_fd,
+EngineImpl::EngineImpl(EngineOptions options, DbPtr writer, DbPtr reader, DbPtr checkpointer, int lock_fd,
                        std::shared_ptr<const Catalog> catalog)
     : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)),
       lock_fd_(lock_fd), catalog_(std::move(catalog)),
-      substring_index_(detail::has_substring_index(reader_.get())) {}
+      substring_index_(detail::has_substring_index(reader_.get())), checkpoint_db_(std::move(checkpointer)) {
+  if (checkpoint_db_) {
+    try {
+      checkpoint_thread_ = std::thread([this] { checkpoint_loop(); });
+    } catch (const std::system_error&) {
+      (void)exec(writer_.get(), "PRAGMA wal_autocheckpoint=1000");  // no thread: commits checkpoint
+      checkpoint_db_.reset();
+    }
+  }
+}
 
 EngineImpl::~EngineImpl() {
+  if (checkpoint_thread_.joinable()) {
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_one();
+    checkpoint_thread_.join();
+  }
+  // The last connection to close checkpoints what is left and removes the log.
+  checkpoint_db_.reset();
   reader_.reset();
   writer_.reset();
   if (lock_fd_ >= 0) ::close(lock_fd_);
 }
 
-namespace {
-
-std::string join_access(const std::vector<std::string>& access) {
-  std::string out = "\n";
-  for (const auto& a : access) {
-    if (a.empty() || a.find('\n') != std::string::npos) continue;
-    out += a;
-    out += '\n';
+void EngineImpl::request_checkpoint() {
+  if (!checkpoint_thread_.joinable()) return;
+  {
+    std::lock_guard lock(checkpoint_mu_);
+    checkpoint_wanted_ = true;
   }
-  return out;
+  checkpoint_cv_.notify_one();
 }
 
-class IndexSink final : public IngestSink {
+void EngineImpl::checkpoint_loop() {
+  std::unique_lock lock(checkpoint_mu_);
+  while (true) {
+    checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
+    if (checkpoint_stop_) return;
+    checkpoint_wanted_ = false;
+    lock.unlock();
+    // PASSIVE: copies what no reader still needs, never waits for one; what it leaves is
+    // copied by the next request (or when the engine closes). An error (SQLITE_BUSY while
+    // another checkpoint runs, I/O) leaves the log in place: nothing is lost, it only grows.
+    int log = 0, copied = 0;
+    (void)sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+    ++checkpoints_;
+    lock.lock();
+  }
+}
+
+namespace {
+
+class IndexSink final : public PreparedSink {
  public:
   IndexSink(sqlite3* db, std::string source, IngestReport& report, const IngestOptions& options,
             bool redact, bool substring_index)
-      : db_(db), source_(std::move(source)), report_(report), options_(options), redact_(redact),
-        substring_index_(substring_index) {}
+      : db_(db), source_(std::move(source)), report_(report), options_(options),
+        progress_(options.progress), redact_(redact), substring_index_(substring_index) {}
+
+  // Whether the index held rows of this connector when the scan began (prepare()).
+  [[nodiscard]] bool has_rows() const { return has_rows_; }
+  [[nodiscard]] bool redacts() const override { return redact_; }
+  void set_progress(ProgressCallback progress) override { progress_ = std::move(progress); }
 
   Status prepare() {
     timespec now{};
@@ -179,21 +227,24 @@ class IndexSink final : public IngestSink {
 
   Status put(Document doc) override {
     if (doc.path.empty()) return invalid_argument_error("document without a path");
-    if (asked_path_ != doc.path) see(doc.path);
-    const bool existed = lookup(doc.path) != nullptr;
-    replaced_ = false;
     // The key unchanged() was asked about for this path (content_hash() or document_key()
     // of the document as read), else the hash of the bytes as read; then redaction.
-    const std::string hash = asked_path_ == doc.path ? asked_hash_ : content_hash(doc.content);
+    std::string hash = asked_path_ == doc.path ? asked_hash_ : content_hash(doc.content);
+    return put_prepared(prepare_document(std::move(doc), std::move(hash), redact_));
+  }
+
+  Status put_prepared(PreparedDocument p) override {
+    const Document& doc = p.doc;
+    if (doc.path.empty()) return invalid_argument_error("document without a path");
+    if (asked_path_ != doc.path) see(doc.path);
     asked_path_.clear();
-    if (redact_) {
-      report_.redacted += redact_secrets(doc.content, &report_.redacted_by_kind) +
-                          redact_secrets(doc.title, &report_.redacted_by_kind);
-    }
-    access_ = join_access(doc.access);
-    Status s = doc.kind == DocumentKind::kCommit ? put_commit(doc, hash) : put_file(doc, hash);
+    const bool existed = lookup(doc.path) != nullptr;
+    replaced_ = false;
+    report_.redacted += p.redacted;
+    for (const auto& [kind, n] : p.redacted_by_kind) report_.redacted_by_kind[kind] += n;
+    Status s = doc.kind == DocumentKind::kCommit ? put_commit(p) : put_file(p);
     // A document new to the index has no edges to replace.
-    if (s.ok()) s = edges_.replace(source_, doc, access_, !existed && !replaced_);
+    if (s.ok()) s = edges_.replace(source_, doc, p.access, !existed && !replaced_);
     if (!s.ok()) return s;
     report_.bytes += doc.content.size();
     if (++written_ == kBulkAfter) STRATA_RETURN_IF_ERROR(maybe_bulk());
@@ -248,7 +299,7 @@ class IndexSink final : public IngestSink {
   Status finish() { return edges_.end_bulk(); }
 
   void final_progress() {
-    if (options_.progress) options_.progress(progress(""));
+    if (progress_) progress_(progress(""));
   }
 
   // The file rows this scan deleted and inserted (for the catalog update).
@@ -369,9 +420,9 @@ class IndexSink final : public IngestSink {
   }
 
   void tick(std::string_view path) {
-    if (!options_.progress) return;
+    if (!progress_) return;
     const std::size_t every = options_.progress_every == 0 ? 1 : options_.progress_every;
-    if (++ticks_ % every == 0) options_.progress(progress(path));
+    if (++ticks_ % every == 0) progress_(progress(path));
   }
 
   Status step_done(Stmt& st, std::string_view what) {
@@ -410,17 +461,21 @@ class IndexSink final : public IngestSink {
     return step_done(stmt(5, "DELETE FROM commit_files WHERE commit_id = ?1").bind(1, id), "delete commit files");
   }
 
-  Status put_file(const Document& doc, const std::string& hash) {
+  Status put_file(const PreparedDocument& p) {
+    const Document& doc = p.doc;
+    const std::string& hash = p.hash;
     if (const Existing* e = lookup(doc.path)) {
       if (e->commit) return invalid_argument_error("path names a commit: " + doc.path);
       STRATA_RETURN_IF_ERROR(delete_file(e->id));
       ++report_.updated;
+      // An untracked row is not remembered below: the deleted one is not either.
+      if (!tracked(doc.kind)) existing_.erase(existing_.find(doc.path));
     } else {
       ++report_.added;
     }
     const std::string_view language = language_for_path(doc.path);
-    const auto chunks = chunk_source(doc.content, language);
-    const int lines = count_lines(doc.content);
+    const auto& chunks = p.chunks;
+    const int lines = p.lines;
     std::uint8_t flags = 0;
     if (is_test_path(doc.path)) flags |= kFlagTest;
     if (is_vendored_path(doc.path)) flags |= kFlagVendored;
@@ -436,7 +491,7 @@ class IndexSink final : public IngestSink {
       ins.bind_ref(1, source_).bind_ref(2, doc.path).bind_ref(3, hash).bind_ref(4, doc.commit)
           .bind_ref(5, language).bind(6, static_cast<std::int64_t>(doc.content.size()))
           .bind(7, static_cast<std::int64_t>(lines)).bind(8, static_cast<std::int64_t>(flags))
-          .bind_ref(9, access_).bind_blob_ref(10, doc.content);
+          .bind_ref(9, p.access).bind_blob_ref(10, doc.content);
       return step_done(ins, "insert file");
     };
     STRATA_RETURN_IF_ERROR(insert_replacing(insert, doc.path, /*commit=*/false));
@@ -449,7 +504,6 @@ class IndexSink final : public IngestSink {
       STRATA_RETURN_IF_ERROR(step_done(sub, "insert file substrings"));
     }
 
-    std::string symbols;
     Stmt& chunk_ins = stmt(7,
         "INSERT INTO chunks(file_id, kind, name, qualified, start_line, end_line, sig_end)"
         " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
@@ -466,25 +520,21 @@ class IndexSink final : public IngestSink {
           .bind(6, static_cast<std::int64_t>(c.end_line))
           .bind(7, static_cast<std::int64_t>(c.signature_end_line));
       STRATA_RETURN_IF_ERROR(step_done(chunk_ins, "insert chunk"));
-      if (!c.name.empty()) {
-        append_index_terms(c.name, symbols);
-      }
     }
     report_.chunks += chunks.size();
     Stmt& fts = stmt(8, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
-    path_terms_.clear();
-    append_index_terms(doc.path, path_terms_);
-    body_terms_.clear();
-    append_index_terms(doc.content, body_terms_);
-    fts.bind(1, id).bind_ref(2, path_terms_).bind_ref(3, symbols).bind_ref(4, body_terms_);
+    fts.bind(1, id).bind_ref(2, p.path_terms).bind_ref(3, p.symbols).bind_ref(4, p.body_terms);
     return step_done(fts, "insert file terms");
   }
 
-  Status put_commit(const Document& doc, const std::string& key) {
+  Status put_commit(const PreparedDocument& p) {
+    const Document& doc = p.doc;
+    const std::string& key = p.hash;
     if (const Existing* e = lookup(doc.path)) {
       if (!e->commit) return invalid_argument_error("path names a file: " + doc.path);
       STRATA_RETURN_IF_ERROR(delete_commit(e->id));
       ++report_.updated;
+      if (!tracked(doc.kind)) existing_.erase(existing_.find(doc.path));
     } else {
       ++report_.added;
     }
@@ -494,24 +544,20 @@ class IndexSink final : public IngestSink {
     auto insert = [&] {
       ins.bind(1, source_).bind(2, doc.path).bind(3, key)
           .bind(4, doc.authors.empty() ? std::string() : doc.authors.front())
-          .bind(5, doc.timestamp).bind(6, doc.title).bind(7, doc.content)
-          .bind_ref(8, access_);
+          .bind(5, doc.timestamp).bind_ref(6, doc.title).bind_ref(7, doc.content)
+          .bind_ref(8, p.access);
       return step_done(ins, "insert commit");
     };
     STRATA_RETURN_IF_ERROR(insert_replacing(insert, doc.path, /*commit=*/true));
     const std::int64_t id = sqlite3_last_insert_rowid(db_);
     if (tracked(doc.kind)) remember(doc.path, {id, key, true});
-    std::string paths;
     Stmt& cf = stmt(10, "INSERT INTO commit_files(commit_id, path) VALUES(?1, ?2)");
-    for (const auto& p : doc.changed_paths) {
-      cf.bind(1, id).bind(2, p);
+    for (const auto& changed : doc.changed_paths) {
+      cf.bind(1, id).bind_ref(2, changed);
       STRATA_RETURN_IF_ERROR(step_done(cf, "insert commit file"));
-      append_index_terms(p, paths);
     }
     Stmt& fts = stmt(11, "INSERT INTO commits_fts(rowid, message, paths) VALUES(?1, ?2, ?3)");
-    body_terms_.clear();
-    append_index_terms(doc.content, body_terms_);
-    fts.bind(1, id).bind_ref(2, body_terms_).bind_ref(3, paths);
+    fts.bind(1, id).bind_ref(2, p.body_terms).bind_ref(3, p.paths);
     return step_done(fts, "insert commit terms");
   }
 
@@ -519,6 +565,7 @@ class IndexSink final : public IngestSink {
   std::string source_;
   IngestReport& report_;
   const IngestOptions& options_;
+  ProgressCallback progress_;  // options_.progress, or the pipeline's post_progress
   bool redact_ = true;
   bool substring_index_ = false;  // the index has files_substr (kept up to date)
   EdgeWriter edges_{db_};
@@ -530,7 +577,6 @@ class IndexSink final : public IngestSink {
   PathSet seen_;  // paths the scan saw (not kept in a first ingest: seen_count_ counts them)
   std::size_t seen_count_ = 0;
   bool replaced_ = false;  // the put being applied replaced a row of this scan
-  std::string access_, path_terms_, body_terms_;  // of the document being put (reused buffers)
   std::size_t written_ = 0;
   std::size_t skipped_ = 0;
   std::size_t ticks_ = 0;
@@ -580,14 +626,37 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   IndexSink sink(db, id, report, options, options_.redact_secrets, substring_index_);
   Status s = sink.prepare();
   if (!s.ok()) return fail(s);
+  // A connector's first ingest (no rows of it yet) is pipelined: the connector parses and
+  // prepares documents on this thread while a writer thread applies them
+  // (ingest_pipeline.h). The writer is stopped before anything else touches the database.
+  std::optional<PipelinedSink> pipe;
+  if (options.pipeline && !sink.has_rows()) {
+    try {
+      pipe.emplace(sink, PipelineOptions{.cancelled = options.cancelled, .progress = options.progress});
+      if (options.progress) sink.set_progress([p = &*pipe](const IngestProgress& pr) { p->post_progress(pr); });
+    } catch (const std::system_error&) {
+      pipe.reset();  // no thread to be had: this thread does both
+    }
+  }
+  auto stop_writer = [&]() -> Status {
+    if (!pipe) return ok_status();
+    Status ws = pipe->finish();
+    pipe.reset();
+    sink.set_progress(options.progress);
+    return ws;
+  };
   Result<ScanResult> scanned = internal_error("connector did not run");
   try {
-    scanned = connector.scan(report.previous_cursor, sink);
+    scanned = connector.scan(report.previous_cursor, pipe ? static_cast<IngestSink&>(*pipe) : sink);
   } catch (const std::exception& e) {
+    (void)stop_writer();
     return fail(internal_error(std::string("connector threw: ") + e.what()));
   } catch (...) {
+    (void)stop_writer();
     return fail(internal_error("connector threw"));
   }
+  // A write error is the cause of whatever the connector returned after it.
+  if (Status ws = stop_writer(); !ws.ok()) return fail(ws);
   if (!scanned.ok()) return fail(scanned.status());
   if (sink.cancelled()) return fail(cancelled_error("ingest cancelled"));
   if (scanned->complete) {
@@ -612,6 +681,7 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   if (!save.ok() || save.step() != SQLITE_DONE) return fail(sqlite_error(db, "save cursor"));
   s = exec(db, "COMMIT");
   if (!s.ok()) return fail(s);
+  request_checkpoint();
   report.cursor = scanned->cursor;
   report.commit = scanned->commit;
   sink.final_progress();

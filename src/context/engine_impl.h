@@ -3,10 +3,12 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <mutex>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <strata/context/engine.h>
 
@@ -16,7 +18,9 @@ namespace strata::context::detail {
 
 class EngineImpl final : public ContextEngine {
  public:
-  EngineImpl(EngineOptions options, DbPtr writer, DbPtr reader, int lock_fd,
+  // `checkpointer`: a third connection for the checkpoint thread (null: the writer's commits
+  // checkpoint, as SQLite does by default).
+  EngineImpl(EngineOptions options, DbPtr writer, DbPtr reader, DbPtr checkpointer, int lock_fd,
              std::shared_ptr<const Catalog> catalog);
   ~EngineImpl() override;
 
@@ -38,6 +42,8 @@ class EngineImpl final : public ContextEngine {
   // (update_catalog) and by a full reload since open; for tests and diagnostics.
   std::size_t catalog_updates() const { return catalog_updates_.load(); }
   std::size_t catalog_reloads() const { return catalog_reloads_.load(); }
+  // How many checkpoints the checkpoint thread ran since open; for tests and diagnostics.
+  std::size_t checkpoints() const { return checkpoints_.load(); }
 
  private:
   // After a committed ingest (write_mu_ held): the catalog rebuilt from the database,
@@ -50,6 +56,12 @@ class EngineImpl final : public ContextEngine {
   // no reader sees it half-changed), else to a copy that then replaces it; a change that
   // fails part way reloads the catalog whole. `applied` (optional) counts the changes made.
   Status change_catalog(const std::function<Status(Catalog&)>& change, std::atomic<std::size_t>* applied);
+  // Asks the checkpoint thread to copy the write-ahead log into the database file. The
+  // writer's commits do not (wal_autocheckpoint=0): a bulk ingest returns once its
+  // transaction is in the log, and the copy of its pages runs beside what follows (the
+  // catalog update, the next ingest, queries). Readers are never blocked by it.
+  void request_checkpoint();
+  void checkpoint_loop();
 
   EngineOptions options_;
   std::mutex write_mu_;
@@ -63,6 +75,14 @@ class EngineImpl final : public ContextEngine {
   const bool substring_index_;  // the index has files_substr (created only by open)
   std::atomic<std::size_t> catalog_updates_{0};
   std::atomic<std::size_t> catalog_reloads_{0};
+  // The checkpoint thread and its connection (checkpoint_loop).
+  DbPtr checkpoint_db_;
+  std::mutex checkpoint_mu_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;  // checkpoint_mu_
+  bool checkpoint_stop_ = false;    // checkpoint_mu_
+  std::atomic<std::size_t> checkpoints_{0};
+  std::thread checkpoint_thread_;
 };
 
 // True when a document with `access` ('\n'-joined) may be read by `principal`.

@@ -176,7 +176,14 @@ struct IngestOptions {
   ProgressCallback progress{};
   std::size_t progress_every = 500;
   // When it returns true the ingest stops with kCancelled and nothing is committed.
-  std::function<bool()> cancelled;
+  // Called on the ingesting thread.
+  std::function<bool()> cancelled{};
+  // A connector's first ingest into this index (no documents of it yet, as in a bulk
+  // import) runs on two threads: the connector reads, parses, redacts, chunks and prepares
+  // index terms on the ingesting thread while a writer thread inserts into SQLite. Later
+  // ingests, and all of them when false, run on the ingesting thread alone. The result is
+  // the same either way; callbacks still run on the ingesting thread. Default: true.
+  bool pipeline = true;
 };
 
 struct IndexStats {
