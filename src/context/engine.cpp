@@ -1,5 +1,6 @@
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,6 +129,9 @@ void EngineImpl::request_checkpoint() {
 }
 
 void EngineImpl::checkpoint_loop() {
+  // Background work: below the ingesting and querying threads for the CPU (Linux: a nice
+  // value per thread). Failing that only costs priority.
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   std::unique_lock lock(checkpoint_mu_);
   while (true) {
     checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });

@@ -208,9 +208,9 @@ void add_file(Catalog& cat, Stmt& files) {
   f.bytes = static_cast<std::size_t>(files.int64(5));
   f.tokens = docsize_tokens(files.blob(6), files.bytes(6));
   const auto index = static_cast<std::uint32_t>(cat.files.size());
-  cat.by_path[f.path] = index;
   if (f.flags & kFlagRecord) {  // an identifier, not a file name: no stem, no module
     cat.files.push_back(std::move(f));
+    cat.index_path(index);
     return;
   }
   const auto slash = f.path.rfind('/');
@@ -232,6 +232,7 @@ void add_file(Catalog& cat, Stmt& files) {
     }
   }
   cat.files.push_back(std::move(f));
+  cat.index_path(index);
 }
 
 // Adds the named chunk `chunks` is on (file_id, kind, name, start_line) to the symbol table.
@@ -282,7 +283,7 @@ Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
   if (const std::int64_t more = count.int64(0); more > 0 && static_cast<std::size_t>(more) * 4 >= catalog.files.size()) {
     const std::size_t n = catalog.files.size() + static_cast<std::size_t>(more);
     catalog.files.reserve(n);
-    catalog.by_path.reserve(n);
+    catalog.reserve_paths(n);
   }
   Stmt files(db, (std::string(kFileColumns) + " WHERE f.id > ?1 ORDER BY f.id").c_str());
   if (!files.ok()) return sqlite_error(db, "load files");
@@ -314,7 +315,6 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
     std::size_t kept = 0;
     for (std::size_t i = 0; i < cat.files.size(); ++i) {
       if (remap[i] == kGone) {
-        cat.by_path.erase(cat.files[i].path);
         continue;
       }
       remap[i] = static_cast<std::uint32_t>(kept);
@@ -322,7 +322,7 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
       ++kept;
     }
     cat.files.resize(kept);
-    for (auto& [path, index] : cat.by_path) index = remap[index];
+    cat.reindex_paths();
     auto self = [](std::uint32_t& i) -> std::uint32_t& { return i; };
     remap_table(cat.by_stem, remap, self);
     remap_table(cat.by_module, remap, self);
@@ -386,6 +386,76 @@ std::uint32_t Catalog::intern_access(std::string_view access) {
   access_lists.emplace_back(access);
   access_index.emplace(access_lists.back(), index);
   return index;
+}
+
+namespace {
+
+std::uint64_t path_hash(std::string_view path) noexcept { return std::hash<std::string_view>{}(path); }
+
+}  // namespace
+
+std::int64_t Catalog::find_path(std::string_view path) const noexcept {
+  if (path_slots_.empty()) return -1;
+  const std::uint64_t h = path_hash(path);
+  const std::uint64_t tag = h >> 32;
+  const std::size_t mask = path_slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    const std::uint64_t slot = path_slots_[i];
+    if (slot == 0) return -1;
+    const std::uint32_t index = static_cast<std::uint32_t>(slot) - 1;
+    if ((slot >> 32) == tag && files[index].path == path) return index;
+  }
+}
+
+void Catalog::index_path(std::uint32_t index) {
+  if ((path_count_ + 1) * 2 > path_slots_.size()) grow_paths(std::max<std::size_t>(64, path_slots_.size() * 2));
+  const std::string& path = files[index].path;
+  const std::uint64_t h = path_hash(path);
+  const std::uint64_t tag = h >> 32;
+  const std::size_t mask = path_slots_.size() - 1;
+  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+    std::uint64_t& slot = path_slots_[i];
+    if (slot == 0) {
+      slot = (tag << 32) | (static_cast<std::uint64_t>(index) + 1);
+      ++path_count_;
+      return;
+    }
+    const std::uint32_t other = static_cast<std::uint32_t>(slot) - 1;
+    if ((slot >> 32) == tag && files[other].path == path) {
+      slot = (tag << 32) | (static_cast<std::uint64_t>(index) + 1);  // the later file wins
+      return;
+    }
+  }
+}
+
+void Catalog::grow_paths(std::size_t capacity) {
+  std::size_t n = 64;
+  while (n < capacity) n *= 2;
+  std::vector<std::uint64_t> old;
+  old.swap(path_slots_);
+  path_slots_.assign(n, 0);
+  const std::size_t mask = n - 1;
+  for (const std::uint64_t slot : old) {
+    if (slot == 0) continue;
+    const std::uint32_t index = static_cast<std::uint32_t>(slot) - 1;
+    for (std::size_t i = path_hash(files[index].path) & mask;; i = (i + 1) & mask) {
+      if (path_slots_[i] == 0) {
+        path_slots_[i] = slot;
+        break;
+      }
+    }
+  }
+}
+
+void Catalog::reserve_paths(std::size_t n) {
+  if (n * 2 > path_slots_.size()) grow_paths(n * 2);
+}
+
+void Catalog::reindex_paths() {
+  path_slots_.clear();
+  path_count_ = 0;
+  reserve_paths(files.size());
+  for (std::size_t i = 0; i < files.size(); ++i) index_path(static_cast<std::uint32_t>(i));
 }
 
 void load_catalog_totals(sqlite3* db, Catalog& cat) {

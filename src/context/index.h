@@ -57,7 +57,6 @@ struct Catalog {
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
   };
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> access_index;  // list -> index
-  std::unordered_map<std::string, std::uint32_t> by_path;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_stem;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_module;  // also module suffixes
   std::unordered_map<std::string, std::vector<Definition>> definitions;  // lowercase name
@@ -70,6 +69,24 @@ struct Catalog {
   [[nodiscard]] std::string_view access_of(const File& f) const noexcept { return access_lists[f.access]; }
   // The index of `access` in access_lists, added when new.
   std::uint32_t intern_access(std::string_view access);
+
+  // The index in `files` of the file with `path` (of the last such file when two sources
+  // hold the same path), or -1.
+  [[nodiscard]] std::int64_t find_path(std::string_view path) const noexcept;
+  // Adds files[index] to the path lookup (it replaces an earlier file with the same path).
+  void index_path(std::uint32_t index);
+  // Rebuilds the path lookup from `files` (after files were removed and renumbered).
+  void reindex_paths();
+  // Room in the path lookup for `n` files.
+  void reserve_paths(std::size_t n);
+
+ private:
+  // The path lookup: open addressing over the files' own path strings (no copy of a path,
+  // no allocation per file). A slot holds the index + 1 (0: empty) and 32 bits of the
+  // path's hash; at most half the slots are used.
+  std::vector<std::uint64_t> path_slots_;
+  std::size_t path_count_ = 0;
+  void grow_paths(std::size_t capacity);
 };
 
 struct DbCloser {

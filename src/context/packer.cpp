@@ -73,9 +73,9 @@ Result<Packet> EngineImpl::pack(const Query& query, const PackOptions& options) 
     Stmt content(reader_.get(), "SELECT content FROM files WHERE id = ?1");
     if (!content.ok()) return sqlite_error(reader_.get(), "read content");
     for (const auto& f : retrieved->files) {
-      auto it = cat->by_path.find(f.path);
-      if (it == cat->by_path.end()) continue;
-      content.reset().bind(1, cat->files[it->second].id);
+      const std::int64_t at = cat->find_path(f.path);
+      if (at < 0) continue;
+      content.reset().bind(1, cat->files[static_cast<std::size_t>(at)].id);
       if (content.step() == SQLITE_ROW) {
         std::string body = content.text(0);
         auto starts = line_starts(body);

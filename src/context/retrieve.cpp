@@ -444,10 +444,10 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     std::string_view v = fr.path;
     const double depth = static_cast<double>(k + 1) / static_cast<double>(task.frames.size());
     while (!v.empty()) {
-      auto it = cat->by_path.find(std::string(v));
-      if (it != cat->by_path.end()) {
-        if (visible(it->second)) {
-          Scores& s = scores[it->second];
+      if (const std::int64_t at = cat->find_path(v); at >= 0) {
+        const auto file = static_cast<std::uint32_t>(at);
+        if (visible(file)) {
+          Scores& s = scores[file];
           s.trace = std::max(s.trace, 0.4 + 0.6 * depth);
           if (s.trace_why.size() < 2) {
             s.trace_why.push_back(std::string(v) + ":" + std::to_string(fr.line) +
@@ -491,8 +491,8 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
       files.reset().bind(1, h.id);
       std::vector<std::uint32_t> touched;
       while (files.step() == SQLITE_ROW) {
-        auto it = cat->by_path.find(files.text(0));
-        if (it != cat->by_path.end()) touched.push_back(it->second);
+        const std::int64_t at = cat->find_path(files.text_view(0));
+        if (at >= 0) touched.push_back(static_cast<std::uint32_t>(at));
       }
       if (touched.empty() || touched.size() > 50) continue;
       const double share = (best > 0 ? h.s / best : 0) / std::sqrt(static_cast<double>(touched.size()));
@@ -549,11 +549,11 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
         co.reset().bind(1, cat->files[ranked[k].file].path);
         double top = 0;
         while (co.step() == SQLITE_ROW) {
-          auto it = cat->by_path.find(co.text(0));
+          const std::int64_t at = cat->find_path(co.text_view(0));
           const double c = static_cast<double>(co.int64(1));
-          if (it == cat->by_path.end() || !visible(it->second)) continue;
+          if (at < 0 || !visible(static_cast<std::uint32_t>(at))) continue;
           top = std::max(top, c);
-          auto sit = scores.find(it->second);
+          auto sit = scores.find(static_cast<std::uint32_t>(at));
           if (sit == scores.end()) continue;  // only nudges files with another signal
           sit->second.co_change = std::max(sit->second.co_change, top > 0 ? c / top : 0);
         }
@@ -714,7 +714,9 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   // Spans come from the best files only (a query for 100 files does not chunk-score 100).
   for (std::size_t k = 0; k < result.files.size() && k < kSpanFiles; ++k) {
     const auto& hit = result.files[k];
-    const auto& f = cat->files[cat->by_path.at(hit.path)];
+    const std::int64_t at = cat->find_path(hit.path);
+    if (at < 0) continue;  // cannot happen: every hit comes from this catalog
+    const auto& f = cat->files[static_cast<std::size_t>(at)];
     content.reset().bind(1, f.id);
     if (content.step() != SQLITE_ROW) continue;
     const std::string body = content.text(0);

@@ -41,7 +41,12 @@ std::string diff(const detail::Catalog& a, const detail::Catalog& b) {
       note("file " + std::to_string(i) + ": " + x.path + "@" + x.commit + " vs " + y.path + "@" + y.commit);
     }
   }
-  if (a.by_path != b.by_path) note("by_path differs");
+  for (const auto& f : a.files) {
+    if (a.find_path(f.path) != b.find_path(f.path)) note("path lookup differs for " + f.path);
+  }
+  for (const auto& f : b.files) {
+    if (a.find_path(f.path) != b.find_path(f.path)) note("path lookup differs for " + f.path);
+  }
   if (a.by_stem != b.by_stem) note("by_stem differs");
   if (a.by_module != b.by_module) note("by_module differs");
   if (a.definitions.size() != b.definitions.size()) note("definitions: different names");
@@ -163,8 +168,8 @@ TEST_CASE("catalog: an incremental update equals a full reload", "[context][cata
     CHECK(fx.impl().catalog_updates() == updates + 1);
     CHECK(fx.impl().catalog() != held);
     CHECK(held->files.size() == before);
-    CHECK(held->by_path.count("pkg1/mod1.py") == 1);
-    CHECK(fx.impl().catalog()->by_path.count("pkg1/mod1.py") == 0);
+    CHECK(held->find_path("pkg1/mod1.py") >= 0);
+    CHECK(fx.impl().catalog()->find_path("pkg1/mod1.py") < 0);
     CHECK(fx.compare().empty());
   }
   SECTION("a change to most files reloads the catalog whole") {
@@ -270,4 +275,51 @@ TEST_CASE("catalog: queries run while ingests update the catalog", "[context][ca
   CHECK(queries.load() > 0);
   CHECK(fx.impl().catalog_updates() >= 20);
   CHECK(fx.compare().empty());
+}
+
+TEST_CASE("catalog: path lookup finds every file, the later of two with one path, nothing else", "[context][catalog]") {
+  detail::Catalog cat;
+  // Enough files to grow the table many times; every 1,000th path repeats an earlier one (two
+  // sources holding the same path), and the later file is the one found.
+  const int n = 20000;
+  for (int i = 0; i < n; ++i) {
+    detail::Catalog::File f;
+    f.id = i + 1;
+    f.path = i % 1000 == 999 ? "slack:C1/" + std::to_string(i - 500) : "slack:C1/" + std::to_string(i);
+    cat.files.push_back(std::move(f));
+    cat.index_path(static_cast<std::uint32_t>(i));
+  }
+  auto expect = [&](int i) { return i % 1000 == 499 ? static_cast<std::int64_t>(i + 500) : static_cast<std::int64_t>(i); };
+  for (int i = 0; i < n; ++i) {
+    if (i % 1000 == 999) continue;
+    CHECK(cat.find_path("slack:C1/" + std::to_string(i)) == expect(i));
+  }
+  CHECK(cat.find_path("slack:C1/20000") == -1);
+  CHECK(cat.find_path("") == -1);
+  CHECK(cat.find_path("slack:C1/1 ") == -1);
+  // After removals the lookup is rebuilt over the renumbered files.
+  std::vector<detail::Catalog::File> kept;
+  for (auto& f : cat.files) {
+    if (f.id % 2 == 0) kept.push_back(std::move(f));
+  }
+  cat.files = std::move(kept);
+  cat.reindex_paths();
+  for (std::size_t i = 0; i < cat.files.size(); ++i) {
+    const std::int64_t at = cat.find_path(cat.files[i].path);
+    REQUIRE(at >= 0);
+    CHECK(cat.files[static_cast<std::size_t>(at)].path == cat.files[i].path);
+  }
+  CHECK(cat.find_path("slack:C1/0") == -1);  // id 1: removed
+  CHECK(cat.find_path("slack:C1/1") == 0);   // id 2: now the first file
+  // Ids: a binary search over the files in id order.
+  CHECK(cat.index_of(2) == 0);
+  CHECK(cat.index_of(3) == -1);
+  CHECK(cat.index_of(n) == static_cast<std::int64_t>(cat.files.size()) - 1);
+  CHECK(cat.index_of(n + 1) == -1);
+  // Access lists are stored once.
+  const auto a = cat.intern_access("\nslack:C1\n");
+  const auto b = cat.intern_access("\n*\n");
+  CHECK(cat.intern_access("\nslack:C1\n") == a);
+  CHECK(a != b);
+  CHECK(cat.access_lists.size() == 2);
 }
