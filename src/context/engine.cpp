@@ -237,7 +237,7 @@ class IndexSink final : public PreparedSink {
     return put_prepared(prepare_document(std::move(doc), std::move(hash), redact_));
   }
 
-  Status put_prepared(PreparedDocument p) override {
+  Status put_prepared(const PreparedDocument& p) override {
     const Document& doc = p.doc;
     if (doc.path.empty()) return invalid_argument_error("document without a path");
     if (asked_path_ != doc.path) see(doc.path);

@@ -134,11 +134,11 @@ Status PipelinedSink::put(Document document) {
   }
   Op op;
   op.kind = OpKind::kPut;
-  // The thread with less to do prepares: this one while the writer has batches waiting
-  // (a connector that parses faster than SQLite inserts), else the writer (a connector that
-  // parses slowly, as JSON-heavy API responses do).
+  // The thread with less to do prepares: this one while the writer is busy (a connector
+  // that parses faster than SQLite inserts), else the writer, which is waiting for work (a
+  // connector that parses slowly, as JSON-heavy API responses do).
   const std::size_t bytes = document.content.size();
-  if (queued_.load(std::memory_order_relaxed) >= 1) {
+  if (!writer_idle_.load(std::memory_order_relaxed)) {
     op.prepared = prepare_document(std::move(document), std::move(hash), redact_);
     op.ready = true;
   } else {
@@ -222,14 +222,16 @@ void PipelinedSink::hand_over() {
   batch.reserve(options_.batch);
   batch.swap(pending_);
   pending_bytes_ = 0;
+  std::vector<Batch> applied;
   {
     std::unique_lock lock(mu_);
     // After a failure the writer discards whatever arrives; never wait on it then.
     room_.wait(lock, [&] { return queue_.size() < options_.max_batches || !error_.ok(); });
     queue_.push_back(std::move(batch));
-    queued_.store(queue_.size(), std::memory_order_relaxed);
+    applied.swap(applied_);
   }
   ready_.notify_one();
+  applied.clear();  // freed here, outside the lock
 }
 
 void PipelinedSink::call_sync(std::function<void()> fn) {
@@ -262,11 +264,14 @@ void PipelinedSink::run() {
     Batch batch;
     {
       std::unique_lock lock(mu_);
-      ready_.wait(lock, [&] { return !queue_.empty() || closed_; });
+      if (queue_.empty() && !closed_) {
+        writer_idle_.store(true, std::memory_order_relaxed);
+        ready_.wait(lock, [&] { return !queue_.empty() || closed_; });
+        writer_idle_.store(false, std::memory_order_relaxed);
+      }
       if (queue_.empty()) return;  // closed and drained
       batch = std::move(queue_.front());
       queue_.pop_front();
-      queued_.store(queue_.size(), std::memory_order_relaxed);
     }
     room_.notify_all();
     for (Op& op : batch) {
@@ -281,6 +286,8 @@ void PipelinedSink::run() {
       }
       if (op.kind == OpKind::kCall) room_.notify_all();
     }
+    std::lock_guard lock(mu_);
+    applied_.push_back(std::move(batch));
   }
 }
 
@@ -290,7 +297,7 @@ void PipelinedSink::apply(Op& op) {
       if (!op.ready) {
         op.prepared = prepare_document(std::move(op.prepared.doc), std::move(op.prepared.hash), redact_);
       }
-      Status s = inner_.put_prepared(std::move(op.prepared));
+      Status s = inner_.put_prepared(op.prepared);
       if (!s.ok()) fail(std::move(s));
       return;
     }

@@ -44,8 +44,9 @@ PreparedDocument prepare_document(Document doc, std::string hash, bool redact);
 // The writer side: an IngestSink that also takes a prepared document.
 class PreparedSink : public IngestSink {
  public:
-  // The put() of a document, prepared by prepare_document(.., redacts()).
-  virtual Status put_prepared(PreparedDocument document) = 0;
+  // The put() of a document, prepared by prepare_document(.., redacts()). The caller keeps
+  // `document` (the pipeline frees it on the connector's thread, where it was allocated).
+  virtual Status put_prepared(const PreparedDocument& document) = 0;
   // Whether this sink's documents are redacted (the argument for prepare_document).
   [[nodiscard]] virtual bool redacts() const = 0;
   // Where progress goes from now on (the writer thread posts it to the pipeline).
@@ -69,7 +70,9 @@ struct PipelineOptions {
 
 // An IngestSink for the connector's thread that forwards everything, in call order, to
 // `inner` on a writer thread it starts. Each document is prepared (prepare_document) on the
-// connector's thread while the writer has batches waiting, else on the writer's.
+// connector's thread while the writer is busy, else (the writer waits for work) on the
+// writer's. Applied batches come back to the connector's thread to be freed there: memory is
+// freed by the thread that allocated it (no contention on the allocator's locks).
 //
 // Valid only for a connector's first ingest into `inner` (it held no rows of the connector
 // when the scan began): `inner` then answers unchanged() "yes" only for a source file
@@ -155,7 +158,8 @@ class PipelinedSink final : public IngestSink {
   std::condition_variable ready_;  // writer waits: a batch or closed_
   std::condition_variable room_;   // connector waits: room in the queue, a call done
   std::deque<Batch> queue_;
-  std::atomic<std::size_t> queued_{0};  // queue_.size(), read without mu_ (a hint)
+  std::vector<Batch> applied_;  // batches the writer is done with, freed by the connector
+  std::atomic<bool> writer_idle_{false};  // the writer waits for a batch (a hint, no mu_)
   bool closed_ = false;
   Status error_{};
   std::atomic<bool> failed_{false};

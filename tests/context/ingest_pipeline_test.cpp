@@ -56,8 +56,8 @@ class RecordingSink final : public PreparedSink {
   Status put(Document) override { return internal_error("put() of an unprepared document"); }
   bool redacts() const override { return redact; }
   void set_progress(ProgressCallback) override {}
-  Status put_prepared(PreparedDocument p) override {
-    Document& d = p.doc;
+  Status put_prepared(const PreparedDocument& p) override {
+    const Document& d = p.doc;
     note("put " + d.path);
     // The key asked about (the tests ask with content_hash), else the hash of the content as read.
     if (!redact && p.hash != content_hash(d.content)) hash_mismatch = true;
