@@ -273,15 +273,15 @@ std::size_t remap_table(Map& table, const std::vector<std::uint32_t>& remap, Ind
 
 Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
   // Room for the rows to come at once when they add at least a quarter to the catalog: a
-  // million-row load rehashes and moves nothing on the way. A smaller extension grows the
-  // usual way (reserving its exact size would rehash every map and move every file on each
-  // small ingest). Counted in FTS5's docsize table (one small row per file row, the same ids).
+  // million-row load rehashes and moves nothing on the way. An extension reserves at least
+  // twice the current size, as growing would: reserving its exact size would leave no room,
+  // and the next small ingest would move every file. A smaller extension grows the usual way. Counted in FTS5's docsize table (one small row per file row, the same ids).
   Stmt count(db, "SELECT count(*) FROM files_fts_docsize WHERE id > ?1");
   if (!count.ok()) return sqlite_error(db, "load files");
   count.bind(1, after_id);
   if (count.step() != SQLITE_ROW) return sqlite_error(db, "load files");
   if (const std::int64_t more = count.int64(0); more > 0 && static_cast<std::size_t>(more) * 4 >= catalog.files.size()) {
-    const std::size_t n = catalog.files.size() + static_cast<std::size_t>(more);
+    const std::size_t n = std::max(catalog.files.size() + static_cast<std::size_t>(more), 2 * catalog.files.size());
     catalog.files.reserve(n);
     catalog.reserve_paths(n);
   }
