@@ -44,7 +44,8 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
       return s;
     }
   }
-  auto reader = open_index_db(options.index_path, false);
+  // The writer validated the file (under the lock): the other connections need not.
+  auto reader = open_index_db(options.index_path, false, /*validate=*/false);
   if (!reader.ok()) {
     ::close(fd);
     return reader.status();
@@ -61,7 +62,7 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
   // Checkpoints run on their own thread and connection (EngineImpl::request_checkpoint);
   // without that connection the writer's commits checkpoint as usual.
   DbPtr checkpointer;
-  if (auto c = open_index_db(options.index_path, false); c.ok() &&
+  if (auto c = open_index_db(options.index_path, false, /*validate=*/false); c.ok() &&
       exec(writer->get(), "PRAGMA wal_autocheckpoint=0").ok()) {
     checkpointer = std::move(*c);
   }

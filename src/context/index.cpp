@@ -82,7 +82,7 @@ std::string module_of(std::string_view path) {
   return out;
 }
 
-Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
+Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool validate) {
   if (path.empty()) return invalid_argument_error("index path is empty");
   struct stat st {};
   const bool exists = ::stat(path.c_str(), &st) == 0;
@@ -99,7 +99,7 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema) {
   }
   sqlite3_busy_timeout(db.get(), 5000);
   sqlite3_extended_result_codes(db.get(), 0);
-  if (!fresh) {
+  if (!fresh && validate) {
     // Validate before any write: a damaged or foreign file must stay untouched.
     Stmt check(db.get(), "SELECT value FROM meta WHERE key = 'format'");
     if (!check.ok()) {

@@ -95,7 +95,9 @@ struct DbCloser {
 using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
 
 // Opens or creates the index: validates an existing file before touching it.
-Result<DbPtr> open_index_db(const std::string& path, bool create_schema);
+// `validate`: check an existing file first (format, version, PRAGMA quick_check, which reads
+// all of it); false for a further connection to an index this process has just validated.
+Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool validate = true);
 // Builds the catalog from the database.
 Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db);
 // Appends to `catalog` the files with an id above `after_id` (and their named chunks), in id
