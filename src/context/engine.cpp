@@ -335,12 +335,8 @@ class IndexSink final : public PreparedSink {
     std::int64_t stamp_seen = 0;  // CLOCK_REALTIME ns when the stamp was recorded; 0 = none
   };
   // Heterogeneous lookup: find(std::string_view) without building a std::string.
-  struct PathHash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
-  using PathMap = std::unordered_map<std::string, Existing, PathHash, std::equal_to<>>;
-  using PathSet = std::unordered_set<std::string, PathHash, std::equal_to<>>;
+  using PathMap = std::unordered_map<std::string, Existing, StringHash, std::equal_to<>>;
+  using PathSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
 
   // The connector's row at `path` (a file or a commit), from the cache of rows this scan
   // looked up or wrote, else from the index; null when absent. Errors read as absent (the

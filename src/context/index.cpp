@@ -275,7 +275,9 @@ Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
   // Room for the rows to come at once when they add at least a quarter to the catalog: a
   // million-row load rehashes and moves nothing on the way. An extension reserves at least
   // twice the current size, as growing would: reserving its exact size would leave no room,
-  // and the next small ingest would move every file. A smaller extension grows the usual way. Counted in FTS5's docsize table (one small row per file row, the same ids).
+  // and the next small ingest would move every file. A smaller extension grows the usual
+  // way. The rows are counted in FTS5's docsize table (one small row per file row, the same
+  // ids).
   Stmt count(db, "SELECT count(*) FROM files_fts_docsize WHERE id > ?1");
   if (!count.ok()) return sqlite_error(db, "load files");
   count.bind(1, after_id);

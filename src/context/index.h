@@ -22,6 +22,8 @@
 #include <strata/context/document.h>
 #include <strata/status.h>
 
+#include "context/text.h"
+
 namespace strata::context::detail {
 
 inline constexpr std::uint8_t kFlagTest = 1;
@@ -52,10 +54,6 @@ struct Catalog {
   // The distinct access lists ('\n'-joined principals) of the files: a million chat
   // messages share a few hundred channels' lists. Never shrinks (an unused list costs a string).
   std::vector<std::string> access_lists;
-  struct StringHash {  // heterogeneous: find(std::string_view) builds no string
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
-  };
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> access_index;  // list -> index
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_stem;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_module;  // also module suffixes

@@ -61,7 +61,7 @@ bool PipelinedSink::unchanged(std::string_view path, std::string_view hash) {
   asked_path_.assign(path);
   asked_hash_.assign(hash);
   // Only source files put in this scan can be unchanged (see the class comment).
-  const auto it = file_key_.find(std::string(path));
+  const auto it = file_key_.find(path);
   const bool same = it != file_key_.end() && it->second == hash;
   Op op;
   op.kind = OpKind::kUnchanged;
@@ -89,7 +89,7 @@ bool PipelinedSink::unchanged_stamp(std::string_view path, const FileStamp& stam
   deliver_progress();
   flush_no();
   // A path not put in this scan is unknown to `inner`: false, without side effects.
-  if (!file_key_.count(std::string(path))) return false;
+  if (!file_key_.contains(path)) return false;
   bool answer = false;
   std::string p(path);
   call_sync([&] { answer = inner_.unchanged_stamp(p, stamp); });
@@ -98,7 +98,7 @@ bool PipelinedSink::unchanged_stamp(std::string_view path, const FileStamp& stam
 
 void PipelinedSink::record_stamp(std::string_view path, const FileStamp& stamp) {
   flush_no();
-  if (!file_key_.count(std::string(path))) return;  // unknown to `inner`: a no-op there
+  if (!file_key_.contains(path)) return;  // unknown to `inner`: a no-op there
   Op op;
   op.kind = OpKind::kRecordStamp;
   op.path.assign(path);
@@ -153,7 +153,7 @@ Status PipelinedSink::remove(std::string_view path) {
   deliver_progress();
   if (failed_.load(std::memory_order_acquire)) return error();
   flush_no();
-  file_key_.erase(std::string(path));
+  if (const auto it = file_key_.find(path); it != file_key_.end()) file_key_.erase(it);
   Op op;
   op.kind = OpKind::kRemove;
   op.path.assign(path);

@@ -20,6 +20,8 @@
 #include <strata/context/engine.h>
 #include <strata/status.h>
 
+#include "context/text.h"
+
 namespace strata::context::detail {
 
 // A document with everything computed that needs no database: what the writer binds.
@@ -145,7 +147,7 @@ class PipelinedSink final : public IngestSink {
   PipelineOptions options_;
   const bool redact_;
   // Connector's thread only.
-  std::unordered_map<std::string, std::string> file_key_;  // source file path -> key put
+  std::unordered_map<std::string, std::string, StringHash, std::equal_to<>> file_key_;  // file path -> key put
   Batch pending_;
   std::string asked_path_, asked_hash_;  // the last unchanged() question
   Op no_{};              // an unchanged() answered "no", held back (has_no_)

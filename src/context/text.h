@@ -3,11 +3,19 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace strata::context::detail {
+
+// Hash for unordered containers keyed by std::string that are searched with a
+// std::string_view (with std::equal_to<>): find() builds no string.
+struct StringHash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
 
 // True when `bytes` is valid UTF-8.
 bool valid_utf8(std::string_view bytes) noexcept;
