@@ -197,31 +197,32 @@ std::string lower_ascii(std::string s) {
   return s;
 }
 
+static_assert(sizeof(Catalog::File) <= 72, "a catalog entry is written for every document: keep it small");
+
 // Appends the file row `files` is on (kFileColumns) to the catalog and its lookup tables.
 void add_file(Catalog& cat, Stmt& files) {
-  Catalog::File f;
+  const auto index = static_cast<std::uint32_t>(cat.files.size());
+  Catalog::File& f = cat.files.emplace_back();
   f.id = files.int64(0);
-  f.path = files.text(1);
-  f.commit = files.text(2);
+  f.path = files.text_view(1);
+  f.commit = cat.intern_commit(files.text_view(2));
   f.access = cat.intern_access(files.text_view(3));
   f.flags = static_cast<std::uint8_t>(files.int64(4));
   f.bytes = static_cast<std::size_t>(files.int64(5));
   f.tokens = docsize_tokens(files.blob(6), files.bytes(6));
-  const auto index = static_cast<std::uint32_t>(cat.files.size());
-  if (f.flags & kFlagRecord) {  // an identifier, not a file name: no stem, no module
-    cat.files.push_back(std::move(f));
-    cat.index_path(index);
-    return;
-  }
+  cat.index_path(index);
+  if (f.flags & kFlagRecord) return;  // an identifier, not a file name: no stem, no module
   const auto slash = f.path.rfind('/');
   std::string name = f.path.substr(slash == std::string::npos ? 0 : slash + 1);
   const auto dot = name.rfind('.');
-  f.stem = lower_ascii(name.substr(0, dot == std::string::npos || dot == 0 ? name.size() : dot));
-  f.module = module_of(f.path);
-  cat.by_stem[f.stem].push_back(index);
-  if (!f.module.empty()) {
+  f.names = static_cast<std::uint32_t>(cat.names.size());
+  Catalog::Names& names = cat.names.emplace_back();
+  names.stem = lower_ascii(name.substr(0, dot == std::string::npos || dot == 0 ? name.size() : dot));
+  names.module = module_of(f.path);
+  cat.by_stem[names.stem].push_back(index);
+  if (!names.module.empty()) {
     // Every dotted suffix with at least two parts ("printing.ccode").
-    std::string_view m = f.module;
+    std::string_view m = names.module;
     cat.by_module[std::string(m)].push_back(index);
     std::size_t dot_pos = m.find('.');
     while (dot_pos != std::string_view::npos) {
@@ -231,8 +232,6 @@ void add_file(Catalog& cat, Stmt& files) {
       dot_pos = m.find('.');
     }
   }
-  cat.files.push_back(std::move(f));
-  cat.index_path(index);
 }
 
 // Adds the named chunk `chunks` is on (file_id, kind, name, start_line) to the symbol table.
@@ -272,20 +271,19 @@ std::size_t remap_table(Map& table, const std::vector<std::uint32_t>& remap, Ind
 }  // namespace
 
 Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id) {
-  // Room for the rows to come at once when they add at least a quarter to the catalog: a
-  // million-row load rehashes and moves nothing on the way. An extension reserves at least
-  // twice the current size, as growing would: reserving its exact size would leave no room,
-  // and the next small ingest would move every file. A smaller extension grows the usual
-  // way. The rows are counted in FTS5's docsize table (one small row per file row, the same
-  // ids).
+  // Room for the rows to come, at once: a million-row load rehashes and moves nothing on the
+  // way. When they do not fit, twice what is needed is reserved, as growing would: the next
+  // ingest (another large source, or a day of chat) then moves nothing. Capacity no entry
+  // uses yet costs address space, not memory. The rows are counted in FTS5's docsize table
+  // (one small row per file row, the same ids).
   Stmt count(db, "SELECT count(*) FROM files_fts_docsize WHERE id > ?1");
   if (!count.ok()) return sqlite_error(db, "load files");
   count.bind(1, after_id);
   if (count.step() != SQLITE_ROW) return sqlite_error(db, "load files");
-  if (const std::int64_t more = count.int64(0); more > 0 && static_cast<std::size_t>(more) * 4 >= catalog.files.size()) {
-    const std::size_t n = std::max(catalog.files.size() + static_cast<std::size_t>(more), 2 * catalog.files.size());
-    catalog.files.reserve(n);
-    catalog.reserve_paths(n);
+  if (const std::int64_t more = count.int64(0); more > 0) {
+    const std::size_t need = catalog.files.size() + static_cast<std::size_t>(more);
+    if (catalog.files.capacity() < need) catalog.files.reserve(2 * need);
+    catalog.reserve_paths(need);
   }
   Stmt files(db, (std::string(kFileColumns) + " WHERE f.id > ?1 ORDER BY f.id").c_str());
   if (!files.ok()) return sqlite_error(db, "load files");
@@ -314,16 +312,22 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
     remap[static_cast<std::size_t>(at)] = kGone;
   }
   if (!remap.empty()) {
-    std::size_t kept = 0;
+    std::size_t kept = 0, kept_names = 0;
     for (std::size_t i = 0; i < cat.files.size(); ++i) {
       if (remap[i] == kGone) {
         continue;
       }
       remap[i] = static_cast<std::uint32_t>(kept);
-      if (kept != i) cat.files[kept] = std::move(cat.files[i]);
+      Catalog::File& f = cat.files[i];
+      if (f.names != Catalog::kNoNames) {  // names stay in file order
+        if (kept_names != f.names) cat.names[kept_names] = std::move(cat.names[f.names]);
+        f.names = static_cast<std::uint32_t>(kept_names++);
+      }
+      if (kept != i) cat.files[kept] = std::move(f);
       ++kept;
     }
     cat.files.resize(kept);
+    cat.names.resize(kept_names);
     cat.reindex_paths();
     auto self = [](std::uint32_t& i) -> std::uint32_t& { return i; };
     remap_table(cat.by_stem, remap, self);
@@ -366,9 +370,7 @@ Status apply_catalog_delta(sqlite3* db, Catalog& cat, const CatalogDelta& delta)
     while ((rc = commits.step()) == SQLITE_ROW) {
       const std::int64_t at = cat.index_of(commits.int64(0));
       if (at < 0) continue;
-      std::string& commit = cat.files[static_cast<std::size_t>(at)].commit;
-      std::string now = commits.text(1);
-      if (commit != now) commit = std::move(now);
+      cat.files[static_cast<std::size_t>(at)].commit = cat.intern_commit(commits.text_view(1));
     }
     if (rc != SQLITE_DONE) return sqlite_error(db, "load commits of files");
   }
@@ -382,26 +384,33 @@ std::int64_t Catalog::index_of(std::int64_t id) const noexcept {
   return it != files.end() && it->id == id ? it - files.begin() : -1;
 }
 
-std::uint32_t Catalog::intern_access(std::string_view access) {
-  if (const auto it = access_index.find(access); it != access_index.end()) return it->second;
-  const auto index = static_cast<std::uint32_t>(access_lists.size());
-  access_lists.emplace_back(access);
-  access_index.emplace(access_lists.back(), index);
-  return index;
-}
-
 namespace {
 
-std::uint64_t path_hash(std::string_view path) noexcept { return std::hash<std::string_view>{}(path); }
+// The index of `value` in `list` (its strings, each once), added when new.
+std::uint32_t intern(std::vector<std::string>& list,
+                     std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>>& index,
+                     std::string_view value) {
+  if (const auto it = index.find(value); it != index.end()) return it->second;
+  const auto at = static_cast<std::uint32_t>(list.size());
+  list.emplace_back(value);
+  index.emplace(list.back(), at);
+  return at;
+}
+
+// 32 bits of a path's hash: a slot's tag and, masked, its home in the table.
+std::uint64_t path_tag(std::string_view path) noexcept { return std::hash<std::string_view>{}(path) >> 32; }
 
 }  // namespace
 
+std::uint32_t Catalog::intern_access(std::string_view access) { return intern(access_lists, access_index, access); }
+
+std::uint32_t Catalog::intern_commit(std::string_view commit) { return intern(commit_list, commit_index, commit); }
+
 std::int64_t Catalog::find_path(std::string_view path) const noexcept {
   if (path_slots_.empty()) return -1;
-  const std::uint64_t h = path_hash(path);
-  const std::uint64_t tag = h >> 32;
+  const std::uint64_t tag = path_tag(path);
   const std::size_t mask = path_slots_.size() - 1;
-  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+  for (std::size_t i = tag & mask;; i = (i + 1) & mask) {
     const std::uint64_t slot = path_slots_[i];
     if (slot == 0) return -1;
     const std::uint32_t index = static_cast<std::uint32_t>(slot) - 1;
@@ -412,10 +421,9 @@ std::int64_t Catalog::find_path(std::string_view path) const noexcept {
 void Catalog::index_path(std::uint32_t index) {
   if ((path_count_ + 1) * 2 > path_slots_.size()) grow_paths(std::max<std::size_t>(64, path_slots_.size() * 2));
   const std::string& path = files[index].path;
-  const std::uint64_t h = path_hash(path);
-  const std::uint64_t tag = h >> 32;
+  const std::uint64_t tag = path_tag(path);
   const std::size_t mask = path_slots_.size() - 1;
-  for (std::size_t i = h & mask;; i = (i + 1) & mask) {
+  for (std::size_t i = tag & mask;; i = (i + 1) & mask) {
     std::uint64_t& slot = path_slots_[i];
     if (slot == 0) {
       slot = (tag << 32) | (static_cast<std::uint64_t>(index) + 1);
@@ -439,8 +447,7 @@ void Catalog::grow_paths(std::size_t capacity) {
   const std::size_t mask = n - 1;
   for (const std::uint64_t slot : old) {
     if (slot == 0) continue;
-    const std::uint32_t index = static_cast<std::uint32_t>(slot) - 1;
-    for (std::size_t i = path_hash(files[index].path) & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = (slot >> 32) & mask;; i = (i + 1) & mask) {
       if (path_slots_[i] == 0) {
         path_slots_[i] = slot;
         break;

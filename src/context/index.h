@@ -34,16 +34,24 @@ inline constexpr std::uint8_t kFlagRecord = 4;
 
 // Read-mostly view of the index kept in memory for ranking (paths, modules, symbol table).
 struct Catalog {
+  static constexpr std::uint32_t kNoNames = 0xffffffffu;  // File::names of a record
+  // One entry per file row, kept small (72 bytes): a million chat messages are a million
+  // entries, written once each when the catalog is built and moved when it grows. What
+  // many files share (access lists, commits) is stored once and referred to by index; the
+  // names of a source file (records have none) are kept apart.
   struct File {
     std::int64_t id = 0;
     std::string path;
-    std::string commit;
-    std::uint32_t access = 0;  // index into access_lists (Catalog::access_of)
-    std::uint8_t flags = 0;
     std::size_t bytes = 0;
-    std::string stem;    // lowercase file name without extension
-    std::string module;  // lowercase dotted module path ("sympy.printing.ccode")
+    std::uint32_t access = 0;  // index into access_lists (Catalog::access_of)
+    std::uint32_t commit = 0;  // index into commit_list (Catalog::commit_of; 0 is "")
+    std::uint32_t names = kNoNames;  // index into names (Catalog::stem_of, module_of)
     std::uint32_t tokens = 0;  // its full-text row's length in tokens, all columns
+    std::uint8_t flags = 0;
+  };
+  struct Names {
+    std::string stem;    // lowercase file name without extension
+    std::string module;  // lowercase dotted module path ("sympy.printing.ccode"), or ""
   };
   struct Definition {
     std::uint32_t file = 0;  // index into files
@@ -55,6 +63,12 @@ struct Catalog {
   // messages share a few hundred channels' lists. Never shrinks (an unused list costs a string).
   std::vector<std::string> access_lists;
   std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> access_index;  // list -> index
+  // The distinct commits of the files ("" first): a tree indexed at one commit shares one.
+  // Never shrinks.
+  std::vector<std::string> commit_list{std::string()};
+  std::unordered_map<std::string, std::uint32_t, StringHash, std::equal_to<>> commit_index{{std::string(), 0}};
+  // The names of the files that have them, in file order (File::names).
+  std::vector<Names> names;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_stem;
   std::unordered_map<std::string, std::vector<std::uint32_t>> by_module;  // also module suffixes
   std::unordered_map<std::string, std::vector<Definition>> definitions;  // lowercase name
@@ -65,8 +79,18 @@ struct Catalog {
   // The index in `files` of the row with `id`, or -1 (a binary search: files are in id order).
   [[nodiscard]] std::int64_t index_of(std::int64_t id) const noexcept;
   [[nodiscard]] std::string_view access_of(const File& f) const noexcept { return access_lists[f.access]; }
+  [[nodiscard]] const std::string& commit_of(const File& f) const noexcept { return commit_list[f.commit]; }
+  // A file's lowercase stem and module path; "" for a record.
+  [[nodiscard]] std::string_view stem_of(const File& f) const noexcept {
+    return f.names == kNoNames ? std::string_view() : std::string_view(names[f.names].stem);
+  }
+  [[nodiscard]] std::string_view module_of(const File& f) const noexcept {
+    return f.names == kNoNames ? std::string_view() : std::string_view(names[f.names].module);
+  }
   // The index of `access` in access_lists, added when new.
   std::uint32_t intern_access(std::string_view access);
+  // The index of `commit` in commit_list, added when new.
+  std::uint32_t intern_commit(std::string_view commit);
 
   // The index in `files` of the file with `path` (of the last such file when two sources
   // hold the same path), or -1.
@@ -81,7 +105,8 @@ struct Catalog {
  private:
   // The path lookup: open addressing over the files' own path strings (no copy of a path,
   // no allocation per file). A slot holds the index + 1 (0: empty) and 32 bits of the
-  // path's hash; at most half the slots are used.
+  // path's hash, which also choose its place: growing the table reads no path. At most
+  // half the slots are used.
   std::vector<std::uint64_t> path_slots_;
   std::size_t path_count_ = 0;
   void grow_paths(std::size_t capacity);

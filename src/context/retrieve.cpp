@@ -355,7 +355,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
         const double strength = shown <= 1 ? 1.0 : 1.0 / std::sqrt(static_cast<double>(shown));
         for (auto f : it->second) {
           // A package's __init__ stands for the whole package, not for the code in question.
-          const bool init = cat->files[f].stem == "__init__";
+          const bool init = cat->stem_of(cat->files[f]) == "__init__";
           credit_path(f, (init ? 0.35 : 0.9) * strength * (imported ? 0.5 : 1.0), "module " + std::string(v));
         }
         break;
@@ -428,7 +428,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     std::unordered_set<std::uint32_t> files;
     for (const auto& d : di->second) {
       if (d.kind == ChunkKind::kMethod || !visible(d.file)) continue;
-      const std::string& m = cat->files[d.file].module;
+      const std::string_view m = cat->module_of(cat->files[d.file]);
       if (m == mod || (m.size() > mod.size() && m.compare(0, mod.size(), mod) == 0 && m[mod.size()] == '.')) {
         files.insert(d.file);
       }
@@ -670,7 +670,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     const Scores& s = scores[r.file];
     FileHit hit;
     hit.path = f.path;
-    hit.commit = f.commit;
+    hit.commit = cat->commit_of(f);
     hit.score = r.score;
     hit.test = (f.flags & kFlagTest) != 0;
     hit.bytes = f.bytes;
