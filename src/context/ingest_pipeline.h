@@ -56,8 +56,8 @@ class PreparedSink : public IngestSink {
 };
 
 struct PipelineOptions {
-  // Operations handed to the writer at once. Default: 64.
-  std::size_t batch = 64;
+  // Operations handed to the writer at once. Default: 128.
+  std::size_t batch = 128;
   // A batch is handed over early once its documents hold this many content bytes.
   // Default: 1 MiB.
   std::size_t batch_bytes = 1 << 20;
@@ -117,6 +117,11 @@ class PipelinedSink final : public IngestSink {
   // connector's thread at its next call (only the latest is kept).
   void post_progress(const IngestProgress& progress);
 
+  // How many times the connector's thread waited for room in the queue: once the queue is
+  // full, the writer wakes it when the queue is down to half (max_batches / 2), so each wait
+  // is followed by several hand-overs.
+  [[nodiscard]] std::size_t waits_for_room() const noexcept { return room_waits_; }
+
  private:
   enum class OpKind { kPut, kRemove, kUnchanged, kRecordStamp, kNoteRead, kSkipped, kCall };
   struct Op {
@@ -153,6 +158,7 @@ class PipelinedSink final : public IngestSink {
   Op no_{};              // an unchanged() answered "no", held back (has_no_)
   bool has_no_ = false;
   std::size_t pending_bytes_ = 0;
+  std::size_t room_waits_ = 0;
   bool finished_ = false;
   Status final_{};
   // Shared, under mu_.

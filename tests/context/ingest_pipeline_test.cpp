@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <atomic>
-#include <set>
 #include <chrono>
+#include <set>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -69,6 +69,7 @@ class RecordingSink final : public PreparedSink {
       file_paths.erase(d.path);
     }
     contents.push_back(d.content);
+    if (put_delay.count() > 0) std::this_thread::sleep_for(put_delay);
     const std::string hash = p.hash;
     if (fail_at > 0 && ++puts_seen == fail_at) return unavailable_error("disk full at " + d.path);
     puts.emplace_back(d.path, hash);
@@ -104,6 +105,7 @@ class RecordingSink final : public PreparedSink {
   bool post_progress = false;
   int fail_at = 0;
   int puts_seen = 0;
+  std::chrono::microseconds put_delay{0};  // a slow writer
   PipelinedSink* pipe = nullptr;
 
  private:
@@ -175,6 +177,25 @@ TEST_CASE("pipeline: every call reaches the writer once, in order, on one other 
   CHECK_FALSE(inner.hash_mismatch);
   REQUIRE(inner.threads.size() == 1);
   CHECK(inner.threads.front() != std::this_thread::get_id());
+}
+
+TEST_CASE("pipeline: a connector ahead of a slow writer is woken once per half queue", "[context][pipeline]") {
+  // 100 batches of 4 for a writer that takes 200 us a document: the connector fills the
+  // queue (8 batches), then waits until it is down to 4 and hands over 4 more per wait,
+  // instead of one per batch the writer takes.
+  RecordingSink inner;
+  inner.put_delay = std::chrono::microseconds(200);
+  std::size_t waits = 0;
+  {
+    PipelinedSink sink(inner, PipelineOptions{.batch = 4, .max_batches = 8});
+    for (int i = 0; i < 400; ++i) REQUIRE(sink.put(doc("m/" + std::to_string(i), "text")).ok());
+    REQUIRE(sink.finish().ok());
+    waits = sink.waits_for_room();
+  }
+  INFO("waits for room: " << waits);
+  CHECK(inner.puts.size() == 400);
+  CHECK(waits >= 10);  // the writer is the slow side: the connector did wait
+  CHECK(waits <= 100 / 4 + 1);
 }
 
 TEST_CASE("pipeline: stamps, a large document, and the destructor finishing", "[context][pipeline]") {
