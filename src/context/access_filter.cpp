@@ -49,8 +49,10 @@ std::string principal_names_json(const Principal& principal) {
 
 VisibleFiles visible_files(const Catalog& catalog, const Principal& principal) {
   VisibleFiles v;
+  v.lists.reserve(catalog.access_lists.size());
+  for (const auto& list : catalog.access_lists) v.lists.push_back(may_read(list, principal) ? 1 : 0);
   for (const auto& f : catalog.files) {
-    if (!may_read(catalog.access_of(f), principal)) continue;
+    if (!v.may_read_file(f)) continue;
     ++v.count;
     v.tokens += f.tokens;
   }

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <strata/context/engine.h>
 #include <strata/status.h>
@@ -30,6 +31,10 @@ std::string principal_names_json(const Principal& principal);
 struct VisibleFiles {
   std::size_t count = 0;
   std::uint64_t tokens = 0;
+  // Whether the principal may read each of the catalog's access lists (by index): a file's
+  // visibility is one look-up, and may_read runs once a list, not once a file.
+  std::vector<char> lists;
+  [[nodiscard]] bool may_read_file(const Catalog::File& f) const noexcept { return lists[f.access] != 0; }
 };
 VisibleFiles visible_files(const Catalog& catalog, const Principal& principal);
 

@@ -236,7 +236,7 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   result.terms = terms;
 
   std::unordered_map<std::uint32_t, Scores> scores;
-  auto visible = [&](std::uint32_t f) { return may_read(cat->access_of(cat->files[f]), query.principal); };
+  auto visible = [&](std::uint32_t f) { return readable.may_read_file(cat->files[f]); };
 
   // Exact substrings: only files holding all of them are returned, and each is a candidate.
   const bool by_substring = !query.substrings.empty();
