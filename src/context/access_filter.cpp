@@ -59,9 +59,14 @@ VisibleFiles visible_files(const Catalog& catalog, const Principal& principal) {
   return v;
 }
 
-double visible_document_frequency(sqlite3* db, std::string_view term, const std::string& names_json) {
-  const std::string sql = "SELECT count(*) FROM files_fts JOIN files f ON f.id = files_fts.rowid"
-                          " WHERE files_fts MATCH ?1 AND " + access_clause("f", 2);
+double visible_document_frequency(sqlite3* db, std::string_view term, const std::string& names_json,
+                                  Corpus corpus) {
+  const std::string sql =
+      corpus == Corpus::kFiles
+          ? "SELECT count(*) FROM files_fts JOIN files f ON f.id = files_fts.rowid"
+            " WHERE files_fts MATCH ?1 AND " + access_clause("f", 2)
+          : "SELECT count(*) FROM commits_fts JOIN commits c ON c.id = commits_fts.rowid"
+            " WHERE commits_fts MATCH ?1 AND " + access_clause("c", 2);
   Stmt st(db, sql);
   if (!st.ok()) return -1;
   std::string q = "\"";

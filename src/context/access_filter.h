@@ -38,9 +38,13 @@ struct VisibleFiles {
 };
 VisibleFiles visible_files(const Catalog& catalog, const Principal& principal);
 
-// Number of files `principal` may read whose indexed terms contain `term` (an FTS5 query of
-// one quoted term). -1 on an SQL error.
-double visible_document_frequency(sqlite3* db, std::string_view term, const std::string& names_json);
+// Which full-text index a document frequency is counted in.
+enum class Corpus { kFiles, kCommits };
+
+// Number of files (or commits) the principal whose names are `names_json` may read whose
+// indexed terms contain `term` (an FTS5 query of one quoted term). -1 on an SQL error.
+double visible_document_frequency(sqlite3* db, std::string_view term, const std::string& names_json,
+                                  Corpus corpus = Corpus::kFiles);
 
 // Reports `result` to options.audit and options.audit_log_path (audit.cpp); returns it, or
 // kUnavailable (and nothing) when the audit line cannot be written.

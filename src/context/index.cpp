@@ -170,7 +170,8 @@ constexpr const char* kFileColumns =
     " FROM files f LEFT JOIN cursors c ON c.connector = f.source"
     " LEFT JOIN files_fts_docsize d ON d.id = f.id";
 
-// The sum of FTS5's per-column token counts (SQLite varints) in a docsize blob.
+}  // namespace
+
 std::uint32_t docsize_tokens(const unsigned char* p, int n) {
   std::uint64_t total = 0;
   int i = 0;
@@ -190,6 +191,8 @@ std::uint32_t docsize_tokens(const unsigned char* p, int n) {
   }
   return static_cast<std::uint32_t>(std::min<std::uint64_t>(total, 0xffffffffu));
 }
+
+namespace {
 
 std::string lower_ascii(std::string s) {
   std::transform(s.begin(), s.end(), s.begin(),
@@ -468,8 +471,14 @@ void Catalog::reindex_paths() {
 }
 
 void load_catalog_totals(sqlite3* db, Catalog& cat) {
-  Stmt commits(db, "SELECT count(*) FROM commits");
-  if (commits.ok() && commits.step() == SQLITE_ROW) cat.commits = static_cast<std::size_t>(commits.int64(0));
+  Stmt commits(db, "SELECT access, count(*) FROM commits GROUP BY access");
+  cat.commits = 0;
+  cat.commit_access.clear();
+  while (commits.ok() && commits.step() == SQLITE_ROW) {
+    const auto n = static_cast<std::size_t>(commits.int64(1));
+    cat.commit_access.emplace_back(commits.text(0), n);
+    cat.commits += n;
+  }
   Stmt head(db, "SELECT commit_hash FROM cursors WHERE commit_hash != '' ORDER BY "
                 "(connector = 'code') DESC, rowid LIMIT 1");
   cat.index_commit = head.ok() && head.step() == SQLITE_ROW ? head.text(0) : std::string();

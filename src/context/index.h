@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <strata/context/document.h>
@@ -74,6 +75,9 @@ struct Catalog {
   std::unordered_map<std::string, std::vector<Definition>> definitions;  // lowercase name
   std::size_t chunks = 0;
   std::size_t commits = 0;
+  // The commits' distinct access lists and how many commits have each (they add up to
+  // `commits`): whether a principal may read every commit, without reading them.
+  std::vector<std::pair<std::string, std::size_t>> commit_access;
   std::string index_commit;
 
   // The index in `files` of the row with `id`, or -1 (a binary search: files are in id order).
@@ -127,7 +131,11 @@ Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db);
 // order: after an ingest that only added documents, `after_id` = the catalog's last id gives
 // the same catalog as load_catalog. On error `catalog` may hold part of the rows.
 Status load_catalog_rows(sqlite3* db, Catalog& catalog, std::int64_t after_id);
-// Sets the catalog's commit count and index commit from the database.
+// The sum of FTS5's per-column token counts (SQLite varints) in a docsize blob: the row's
+// length in tokens.
+std::uint32_t docsize_tokens(const unsigned char* blob, int bytes);
+// Sets the catalog's commit count (and counts by access list) and index commit from the
+// database.
 void load_catalog_totals(sqlite3* db, Catalog& catalog);
 
 // What one ingest changed in the rows the catalog mirrors.

@@ -462,18 +462,46 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     }
   }
 
-  // History: commit messages that match, credited to the files they changed.
-  if (!terms.empty() && cat->commits > 0) {
-    char sql[512];
-    std::snprintf(sql, sizeof sql,
-                  "SELECT c.id, bm25(commits_fts, 1.0, 0.5) AS s, c.title, c.access FROM commits_fts"
-                  " JOIN commits c ON c.id = commits_fts.rowid WHERE commits_fts MATCH ?1"
-                  " AND %s ORDER BY s LIMIT %zu",
-                  access_clause("c", 2).c_str(), kHistoryCommits);
-    Stmt hist(db, sql);
+  // History: commit messages that match, credited to the files they changed. As for files,
+  // a principal who may not read every commit is scored with the statistics of the commits
+  // it can read (their number, average length and document frequencies): commits it may
+  // not read change neither which commits count nor how much.
+  std::size_t readable_commits = 0;
+  for (const auto& [list, n] : cat->commit_access) {
+    if (may_read(list, query.principal)) readable_commits += n;
+  }
+  if (!terms.empty() && readable_commits > 0) {
+    std::string rank = "bm25(commits_fts, 1.0, 0.5)";
+    std::vector<double> commit_idf;
+    if (readable_commits < cat->commits) {
+      Stmt own(db, ("SELECT d.sz FROM commits c JOIN commits_fts_docsize d ON d.id = c.id WHERE " +
+                    access_clause("c", 1)).c_str());
+      if (!own.ok()) return sqlite_error(db, "read commit statistics");
+      own.bind(1, reader_names);
+      std::uint64_t tokens = 0;
+      int rc;
+      while ((rc = own.step()) == SQLITE_ROW) tokens += docsize_tokens(own.blob(0), own.bytes(0));
+      if (rc != SQLITE_DONE) return sqlite_error(db, "read commit statistics");
+      char avgdl[48];
+      std::snprintf(avgdl, sizeof avgdl, "%.17g",
+                    static_cast<double>(tokens) / static_cast<double>(readable_commits));
+      rank = "strata_bm25(commits_fts, 1.0, 0.5, " + std::string(avgdl);
+      for (std::size_t i = 0; i < terms.size(); ++i) {
+        const double df = visible_document_frequency(db, terms[i], reader_names, Corpus::kCommits);
+        if (df < 0) return sqlite_error(db, "read commit statistics");
+        commit_idf.push_back(bm25_idf(static_cast<double>(readable_commits), df));
+        rank += ", ?" + std::to_string(3 + i);
+      }
+      rank += ")";
+    }
+    const std::string sql = "SELECT c.id, " + rank + " AS s, c.title, c.access FROM commits_fts"
+                            " JOIN commits c ON c.id = commits_fts.rowid WHERE commits_fts MATCH ?1 AND " +
+                            access_clause("c", 2) + " ORDER BY s LIMIT " + std::to_string(kHistoryCommits);
+    Stmt hist(db, sql.c_str());
     Stmt files(db, "SELECT path FROM commit_files WHERE commit_id = ?1");
     if (!hist.ok() || !files.ok()) return sqlite_error(db, "search history");
     hist.bind(1, fts_query(terms)).bind(2, reader_names);
+    for (std::size_t i = 0; i < commit_idf.size(); ++i) hist.bind(static_cast<int>(3 + i), commit_idf[i]);
     struct Hit {
       std::int64_t id;
       double s;

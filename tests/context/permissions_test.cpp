@@ -149,6 +149,67 @@ TEST_CASE("permissions: a principal never sees a forbidden document", "[context]
   }
 }
 
+TEST_CASE("permissions: commits a principal may not read leave no trace in the history signal",
+          "[context][permissions]") {
+  // Two public commits credit two public files. A second index also holds private commits
+  // full of one of the query's words: a principal without access must get the same files,
+  // scores and reasons from both (their document frequency would otherwise lower that
+  // word's weight for everyone).
+  auto commit = [](std::string hash, std::string message, std::string file, std::vector<std::string> access) {
+    Document d = doc(std::move(hash), message, std::move(access), DocumentKind::kCommit);
+    d.title = std::move(message);
+    d.changed_paths = {std::move(file)};
+    d.authors = {"Dev <dev@acme.io>"};
+    d.timestamp = 1700000000;
+    return d;
+  };
+  std::vector<Document> public_docs{
+      doc("src/a.py", "def handle():\n    # parser crash handling\n    return 1\n", {"*"}, DocumentKind::kFile),
+      doc("src/b.py", "def other():\n    # parser zebra handling\n    return 2\n", {"*"}, DocumentKind::kFile),
+      commit("c1", "fix parser crash in the tokenizer", "src/a.py", {"*"}),
+      commit("c2", "parser cleanup for zebra input", "src/b.py", {"*"}),
+  };
+  std::vector<Document> with_private = public_docs;
+  for (int i = 0; i < 20; ++i) {
+    with_private.push_back(commit("p" + std::to_string(i), "crash crash report from the vault " + std::to_string(i),
+                                  "src/a.py", {"group:secret"}));
+  }
+  ContextTempDir t;
+  auto plain = open_engine({.index_path = t.path("plain.db")});
+  auto mixed = open_engine({.index_path = t.path("mixed.db")});
+  VectorConnector a("repo", public_docs), b("repo", with_private);
+  REQUIRE(plain->ingest(a).ok());
+  REQUIRE(mixed->ingest(b).ok());
+
+  const Query query{.text = "parser crash zebra", .principal = as("dev")};
+  auto x = plain->retrieve(query);
+  auto y = mixed->retrieve(query);
+  REQUIRE(x.ok());
+  REQUIRE(y.ok());
+  bool history = false;
+  REQUIRE(x->files.size() == y->files.size());
+  for (std::size_t i = 0; i < x->files.size(); ++i) {
+    CHECK(x->files[i].path == y->files[i].path);
+    CHECK(x->files[i].score == Approx(y->files[i].score).epsilon(1e-9));
+    REQUIRE(x->files[i].why.size() == y->files[i].why.size());
+    for (std::size_t k = 0; k < x->files[i].why.size(); ++k) {
+      const Signal& u = x->files[i].why[k];
+      const Signal& v = y->files[i].why[k];
+      CHECK(u.name == v.name);
+      CHECK(u.score == Approx(v.score).epsilon(1e-9));
+      CHECK(u.detail == v.detail);
+      history |= u.name == "history";
+    }
+  }
+  CHECK(history);  // the commits did count
+  CHECK_FALSE(mentions(*y, "vault"));
+
+  // A member of the group is scored with every commit, and sees them.
+  auto member = mixed->retrieve({.text = "parser crash zebra", .principal = as("dev", {"group:secret"})});
+  REQUIRE(member.ok());
+  CHECK(mentions(*member, "vault"));
+}
+
 TEST_CASE("permissions: the filter runs before the top-k, not after it", "[context][permissions]") {
   // 450 documents only alice may read outrank bob's single document; a filter applied after a
   // top-400 candidate query would leave bob with nothing.
