@@ -462,9 +462,29 @@ class IndexSink final : public PreparedSink {
     return step_done(stmt(5, "DELETE FROM commit_files WHERE commit_id = ?1").bind(1, id), "delete commit files");
   }
 
+  // A first ingest keeps no map of the records it wrote, so a path put as a file and as a
+  // commit is looked for in the other table, only once the scan has written both kinds (a
+  // chat export or a git history never pays for it).
+  Status check_other_kind(std::string_view path, bool commit) {
+    if (has_rows_ || !(commit ? wrote_files_ : wrote_commits_)) return ok_status();
+    Stmt& q = commit ? stmt(18, "SELECT 1 FROM files WHERE source = ?1 AND path = ?2")
+                     : stmt(19, "SELECT 1 FROM commits WHERE source = ?1 AND hash = ?2");
+    if (!q.ok()) return sqlite_error(db_, "look up path");
+    q.bind(1, source_).bind(2, path);
+    const int rc = q.step();
+    q.reset();
+    if (rc == SQLITE_ROW) {
+      return invalid_argument_error(std::string(commit ? "path names a file: " : "path names a commit: ") +
+                                    std::string(path));
+    }
+    return rc == SQLITE_DONE ? ok_status() : sqlite_error(db_, "look up path");
+  }
+
   Status put_file(const PreparedDocument& p) {
     const Document& doc = p.doc;
     const std::string& hash = p.hash;
+    STRATA_RETURN_IF_ERROR(check_other_kind(doc.path, /*commit=*/false));
+    wrote_files_ = true;
     if (const Existing* e = lookup(doc.path)) {
       if (e->commit) return invalid_argument_error("path names a commit: " + doc.path);
       STRATA_RETURN_IF_ERROR(delete_file(e->id));
@@ -531,6 +551,8 @@ class IndexSink final : public PreparedSink {
   Status put_commit(const PreparedDocument& p) {
     const Document& doc = p.doc;
     const std::string& key = p.hash;
+    STRATA_RETURN_IF_ERROR(check_other_kind(doc.path, /*commit=*/true));
+    wrote_commits_ = true;
     if (const Existing* e = lookup(doc.path)) {
       if (!e->commit) return invalid_argument_error("path names a file: " + doc.path);
       STRATA_RETURN_IF_ERROR(delete_commit(e->id));
@@ -582,7 +604,8 @@ class IndexSink final : public PreparedSink {
   std::size_t skipped_ = 0;
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
-  Stmt stmts_[18];
+  bool wrote_files_ = false, wrote_commits_ = false;  // this scan put a file / a commit
+  Stmt stmts_[20];
   CatalogDelta delta_;
 };
 

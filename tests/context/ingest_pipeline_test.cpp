@@ -597,6 +597,59 @@ TEST_CASE("pipeline: a connector that throws mid-scan leaves nothing behind", "[
   CHECK(st->files == 0);
 }
 
+TEST_CASE("ingest: one path is never both a commit and a file of a connector", "[context][pipeline]") {
+  auto commit = [](const std::string& path) {
+    Document d;
+    d.kind = DocumentKind::kCommit;
+    d.path = path;
+    d.title = "fix";
+    d.content = "fix the parser";
+    d.authors = {"Dev <dev@acme.io>"};
+    d.changed_paths = {"src/a.py"};
+    return d;
+  };
+  auto file = [](const std::string& path) {
+    Document d;
+    d.kind = DocumentKind::kFile;
+    d.path = path;
+    d.content = "x = 1\n";
+    return d;
+  };
+  for (const bool pipeline : {true, false}) {
+    for (const bool file_first : {true, false}) {
+      INFO("pipeline " << pipeline << ", file first " << file_first);
+      ContextTempDir t;
+      auto engine = ContextEngine::open({.index_path = t.path() + "/ctx.db"});
+      REQUIRE(engine.ok());
+      {  // in one first ingest
+        ScriptConnector c("repo");
+        for (int i = 0; i < 30; ++i) c.docs.push_back(chat("m/" + std::to_string(i), "hello", "slack:U1"));
+        c.docs.push_back(file_first ? file("abc123") : commit("abc123"));
+        c.docs.push_back(file_first ? commit("abc123") : file("abc123"));
+        auto r = (*engine)->ingest(c, {.pipeline = pipeline});
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.status().code() == StatusCode::kInvalidArgument);
+        CHECK(r.status().message() ==
+              std::string(file_first ? "path names a file: abc123" : "path names a commit: abc123"));
+        auto st = (*engine)->stats();
+        REQUIRE(st.ok());
+        CHECK(st->files == 0);  // rolled back
+        CHECK(st->commits == 0);
+      }
+      {  // in a later ingest
+        ScriptConnector c("repo");
+        c.docs.push_back(file_first ? file("abc123") : commit("abc123"));
+        REQUIRE((*engine)->ingest(c, {.pipeline = pipeline}).ok());
+        c.docs = {file_first ? commit("abc123") : file("abc123")};
+        auto r = (*engine)->ingest(c, {.pipeline = pipeline});
+        REQUIRE_FALSE(r.ok());
+        CHECK(r.status().message() ==
+              std::string(file_first ? "path names a file: abc123" : "path names a commit: abc123"));
+      }
+    }
+  }
+}
+
 TEST_CASE("checkpoints: a committed ingest reaches the database file without the write-ahead log",
           "[context][pipeline]") {
   ContextTempDir t;
