@@ -138,14 +138,21 @@ void EngineImpl::checkpoint_loop() {
     checkpoint_cv_.wait(lock, [&] { return checkpoint_wanted_ || checkpoint_stop_; });
     if (checkpoint_stop_) return;
     checkpoint_wanted_ = false;
-    lock.unlock();
-    // PASSIVE: copies what no reader still needs, never waits for one; what it leaves is
-    // copied by the next request (or when the engine closes). An error (SQLITE_BUSY while
-    // another checkpoint runs, I/O) leaves the log in place: nothing is lost, it only grows.
-    int log = 0, copied = 0;
-    (void)sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
-    ++checkpoints_;
-    lock.lock();
+    // PASSIVE: copies what no reader still needs, never waits for one. What it leaves (a
+    // reader's older snapshot, SQLITE_BUSY while another connection checkpoints, an I/O
+    // error) is tried again a few times, 50 ms apart, then left to the next request (or to
+    // the engine's close): nothing is lost, the log only grows meanwhile.
+    for (int attempt = 0; attempt < 20 && !checkpoint_stop_; ++attempt) {
+      lock.unlock();
+      int log = 0, copied = 0;
+      const int rc = sqlite3_wal_checkpoint_v2(checkpoint_db_.get(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &copied);
+      lock.lock();
+      if (rc == SQLITE_OK && copied >= log) {
+        ++checkpoints_;
+        break;
+      }
+      checkpoint_cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return checkpoint_stop_; });
+    }
   }
 }
 

@@ -42,7 +42,8 @@ class EngineImpl final : public ContextEngine {
   // (update_catalog) and by a full reload since open; for tests and diagnostics.
   std::size_t catalog_updates() const { return catalog_updates_.load(); }
   std::size_t catalog_reloads() const { return catalog_reloads_.load(); }
-  // How many checkpoints the checkpoint thread ran since open; for tests and diagnostics.
+  // How many checkpoints the checkpoint thread completed (the whole log copied into the
+  // database file) since open; for tests and diagnostics.
   std::size_t checkpoints() const { return checkpoints_.load(); }
 
  private:

@@ -205,11 +205,25 @@ static_assert(sizeof(Catalog::File) <= 72, "a catalog entry is written for every
 // Appends the file row `files` is on (kFileColumns) to the catalog and its lookup tables.
 void add_file(Catalog& cat, Stmt& files) {
   const auto index = static_cast<std::uint32_t>(cat.files.size());
+  // Rows come in runs of one commit and one access list (a tree, a channel): compared with
+  // the previous row's before they are hashed and looked up.
+  const std::string_view commit = files.text_view(2), access = files.text_view(3);
+  std::uint32_t commit_at = 0, access_at = 0;
+  if (index > 0 && cat.commit_of(cat.files.back()) == commit) {
+    commit_at = cat.files.back().commit;
+  } else {
+    commit_at = cat.intern_commit(commit);
+  }
+  if (index > 0 && cat.access_of(cat.files.back()) == access) {
+    access_at = cat.files.back().access;
+  } else {
+    access_at = cat.intern_access(access);
+  }
   Catalog::File& f = cat.files.emplace_back();
   f.id = files.int64(0);
   f.path = files.text_view(1);
-  f.commit = cat.intern_commit(files.text_view(2));
-  f.access = cat.intern_access(files.text_view(3));
+  f.commit = commit_at;
+  f.access = access_at;
   f.flags = static_cast<std::uint8_t>(files.int64(4));
   f.bytes = static_cast<std::size_t>(files.int64(5));
   f.tokens = docsize_tokens(files.blob(6), files.bytes(6));

@@ -180,11 +180,11 @@ TEST_CASE("pipeline: every call reaches the writer once, in order, on one other 
 }
 
 TEST_CASE("pipeline: a connector ahead of a slow writer is woken once per half queue", "[context][pipeline]") {
-  // 100 batches of 4 for a writer that takes 200 us a document: the connector fills the
+  // 100 batches of 4 for a writer that takes 500 us a document: the connector fills the
   // queue (8 batches), then waits until it is down to 4 and hands over 4 more per wait,
   // instead of one per batch the writer takes.
   RecordingSink inner;
-  inner.put_delay = std::chrono::microseconds(200);
+  inner.put_delay = std::chrono::microseconds(500);
   std::size_t waits = 0;
   {
     PipelinedSink sink(inner, PipelineOptions{.batch = 4, .max_batches = 8});
