@@ -10,6 +10,9 @@
 #include <strata/context/people.h>
 
 #include "context/context_test_util.h"
+#include "context/index.h"
+#include "context/people/edges.h"
+#include "context/sqlite_util.h"
 
 using namespace strata;
 using namespace strata::context;
@@ -236,4 +239,50 @@ TEST_CASE("people: owners, experts, reviewers for a change, collaboration", "[co
     REQUIRE(hidden.ok());
     CHECK(hidden->by_kind["reviewed"] == 0);
   }
+}
+
+// A bulk import builds the edge indexes with SQLite's sorter on helper threads and a small
+// cache (EdgeWriter::end_bulk): the indexes must be complete and the connection's settings
+// as they were.
+TEST_CASE("edges: end of a bulk import builds complete indexes and restores the connection's cache and threads",
+          "[context][people]") {
+  ContextTempDir t;
+  auto db = detail::open_index_db(t.path("ctx.db"), true);
+  REQUIRE(db.ok());
+  sqlite3* raw = db->get();
+  REQUIRE(detail::ensure_edges_schema(raw).ok());
+  auto pragma = [&](const char* sql) {
+    detail::Stmt st(raw, sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.int64(0);
+  };
+  REQUIRE(detail::exec(raw, "PRAGMA cache_size=-12345").ok());
+  REQUIRE(detail::exec(raw, "BEGIN").ok());
+  detail::EdgeWriter edges(raw);
+  REQUIRE(edges.begin_bulk().ok());
+  CHECK(pragma("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'edges'") == 0);
+  for (int i = 0; i < 30'000; ++i) {
+    Document d;
+    d.kind = DocumentKind::kChatMessage;
+    d.path = "slack:C1/" + std::to_string(i);
+    d.parent = "slack:C1/" + std::to_string(i - i % 10);
+    d.authors = {"slack:U" + std::to_string(i % 97)};
+    d.timestamp = kNow + i;
+    REQUIRE(edges.replace("slack", d, "\n*\n", /*is_new=*/true).ok());
+  }
+  REQUIRE(edges.end_bulk().ok());
+  REQUIRE(detail::exec(raw, "COMMIT").ok());
+  CHECK(pragma("PRAGMA cache_size") == -12345);
+  CHECK(pragma("PRAGMA threads") == 0);
+  CHECK(pragma("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'edges'") == 3);
+  {
+    detail::Stmt check(raw, "PRAGMA integrity_check");
+    REQUIRE(check.step() == SQLITE_ROW);
+    CHECK(check.text(0) == "ok");
+  }
+  // Each index answers from its own entries (INDEXED BY fails if the index is missing).
+  CHECK(pragma("SELECT count(*) FROM edges INDEXED BY edges_account WHERE account = 'slack:U5'") == 310);
+  CHECK(pragma("SELECT count(*) FROM edges INDEXED BY edges_target WHERE target = 'slack:C1/29990'") == 10);
+  CHECK(pragma("SELECT count(*) FROM edges INDEXED BY edges_doc WHERE source = 'slack' AND doc = 'slack:C1/7'") == 1);
 }

@@ -1,5 +1,9 @@
 #include "context/people/edges.h"
 
+#include <algorithm>
+#include <string>
+#include <thread>
+
 #include <strata/context/connectors.h>
 
 namespace strata::context::detail {
@@ -29,7 +33,23 @@ Status EdgeWriter::begin_bulk() {
 
 Status EdgeWriter::end_bulk() {
   if (!bulk_) return ok_status();
-  STRATA_RETURN_IF_ERROR(exec(db_, kEdgeIndexes));
+  // CREATE INDEX feeds SQLite's external sorter, which sorts runs as large as the page cache
+  // (32 MB here) on the calling thread. Runs of 4 MB sorted by helper threads (PRAGMA
+  // threads) while the table is read, then merged, build the three indexes of a million
+  // edges in ~1.6 s instead of ~2.3 s (docs/benchmarks.md); the cache is restored after.
+  std::int64_t cache = 0;
+  {
+    Stmt get(db_, "PRAGMA cache_size");
+    if (!get.ok() || get.step() != SQLITE_ROW) return sqlite_error(db_, "read cache size");
+    cache = get.int64(0);
+  }
+  const unsigned helpers = std::clamp(std::thread::hardware_concurrency(), 1U, 4U);
+  STRATA_RETURN_IF_ERROR(
+      exec(db_, ("PRAGMA threads=" + std::to_string(helpers) + "; PRAGMA cache_size=-4000;").c_str()));
+  const Status built = exec(db_, kEdgeIndexes);
+  const Status restored = exec(db_, ("PRAGMA threads=0; PRAGMA cache_size=" + std::to_string(cache) + ";").c_str());
+  STRATA_RETURN_IF_ERROR(built);
+  STRATA_RETURN_IF_ERROR(restored);
   bulk_ = false;
   return ok_status();
 }
