@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <system_error>
+#include <thread>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -307,8 +308,11 @@ class IndexSink final : public PreparedSink {
     return ok_status();
   }
 
-  // Before the transaction commits: the edge indexes dropped for a bulk import are built.
+  // The edge indexes dropped for a bulk import are built (ingest() does it after the
+  // documents commit, in a transaction of its own).
   Status finish() { return edges_.end_bulk(); }
+  // Whether this scan dropped the edge indexes (a bulk import): finish() builds them.
+  [[nodiscard]] bool edges_in_bulk() const { return edges_.bulk(); }
 
   void final_progress() {
     if (progress_) progress_(progress(""));
@@ -649,6 +653,10 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
     if (!cat->files.empty()) catalog_last_id = cat->files.back().id;
   }
   int old_rows_restamped = 0;
+  if (edge_indexes_missing_) {  // a bulk import's failed index build: this ingest needs them
+    STRATA_RETURN_IF_ERROR(ensure_edges_schema(db));
+    edge_indexes_missing_ = false;
+  }
   STRATA_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE"));
   auto fail = [&](Status s) {
     (void)exec(db, "ROLLBACK");
@@ -704,52 +712,91 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
     if (!stamp_old.ok() || stamp_old.step() != SQLITE_DONE) return fail(sqlite_error(db, "stamp commit"));
     old_rows_restamped = sqlite3_changes(db);
   }
-  s = sink.finish();
-  if (!s.ok()) return fail(s);
+  // A bulk import's edge indexes are built after its documents commit, in a second
+  // transaction, while another thread extends the catalog with the new rows through a
+  // connection of its own: the two are the serial tail of a large import (~1.6 s and ~1.3 s
+  // for a million chat messages), and each needs one core. Until the second commit the edges
+  // table has no secondary index (social-graph queries scan it); an engine opened after a
+  // crash in between builds them (ensure_edges_schema), as does the next ingest after a
+  // failed build.
+  const bool deferred_edges = sink.edges_in_bulk();
+  if (!deferred_edges) {
+    s = sink.finish();
+    if (!s.ok()) return fail(s);
+  }
   Stmt save(db, "INSERT INTO cursors(connector, cursor, commit_hash) VALUES(?1, ?2, ?3)"
                 " ON CONFLICT(connector) DO UPDATE SET cursor = ?2, commit_hash = ?3");
   save.bind(1, id).bind(2, scanned->cursor).bind(3, scanned->commit);
   if (!save.ok() || save.step() != SQLITE_DONE) return fail(sqlite_error(db, "save cursor"));
   s = exec(db, "COMMIT");
   if (!s.ok()) return fail(s);
-  request_checkpoint();
   report.cursor = scanned->cursor;
   report.commit = scanned->commit;
-  sink.final_progress();
   // The catalog mirrors files, chunks, commits and the cursors' commits: rebuild it only
   // when one of them changed (a no-op re-ingest of a large tree stays cheap).
   const bool changed = report.added + report.updated + report.removed > 0 || !had_cursor ||
                        previous_commit != scanned->commit || catalog_stale_;
-  if (changed) {
-    // An ingest that only added documents (no file row replaced or removed, no old row's
-    // commit changed) extends the catalog with the rows above its last id instead of
-    // reloading every document: a day of chat on a million-message index costs the day.
-    // A few replaced or removed files update the catalog in place (a one-file edit costs
-    // that file); a large change reloads it whole.
-    const bool commits_changed = old_rows_restamped > 0 || (had_cursor && previous_commit != scanned->commit);
-    const bool append_only = report.updated == 0 && report.removed == 0 && !commits_changed;
-    Status cs;
+  // An ingest that only added documents (no file row replaced or removed, no old row's
+  // commit changed) extends the catalog with the rows above its last id instead of
+  // reloading every document: a day of chat on a million-message index costs the day.
+  // A few replaced or removed files update the catalog in place (a one-file edit costs
+  // that file); a large change reloads it whole.
+  const bool commits_changed = old_rows_restamped > 0 || (had_cursor && previous_commit != scanned->commit);
+  const bool append_only = report.updated == 0 && report.removed == 0 && !commits_changed;
+  Status cs;
+  bool catalog_done = !changed;
+  Status edges_built;
+  if (deferred_edges) {
+    std::thread extender;
+    if (changed && !catalog_stale_ && append_only) {
+      try {
+        extender = std::thread([&] {
+          auto own = open_index_db(options_.index_path, false, /*validate=*/false);
+          cs = own.ok() ? extend_catalog(own->get()) : own.status();
+        });
+        catalog_done = true;
+      } catch (const std::system_error&) {
+        // no thread to be had: the catalog is extended below, after the indexes
+      }
+    }
+    edges_built = edge_index_fault_ ? edge_index_fault_() : exec(db, "BEGIN IMMEDIATE");
+    if (edges_built.ok()) edges_built = sink.finish();
+    if (edges_built.ok()) edges_built = exec(db, "COMMIT");
+    if (!edges_built.ok()) {
+      (void)exec(db, "ROLLBACK");
+      edge_indexes_missing_ = true;
+    }
+    if (extender.joinable()) extender.join();
+  }
+  request_checkpoint();
+  sink.final_progress();
+  if (!catalog_done) {
     if (catalog_stale_) {
-      cs = reload_catalog();
+      cs = reload_catalog(db);
     } else if (append_only) {
-      cs = extend_catalog();
+      cs = extend_catalog(db);
     } else {
       CatalogDelta delta = sink.delta();
       delta.commits_changed = commits_changed;
       cs = update_catalog(delta);
     }
-    if (!cs.ok()) {
-      catalog_stale_ = true;  // the next ingest reloads it whole
-      return cs;
-    }
+  }
+  if (!cs.ok()) {
+    catalog_stale_ = true;  // the next ingest reloads it whole
+    return Status(cs.code(), "the documents were committed; updating the catalog failed (the next ingest"
+                             " reloads it): " + cs.message());
+  }
+  if (!edges_built.ok()) {
+    return Status(edges_built.code(), "the documents were committed; building the social graph's indexes failed"
+                                      " (the next ingest builds them): " + edges_built.message());
   }
   report.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
       std::chrono::steady_clock::now() - start);
   return report;
 }
 
-Status EngineImpl::reload_catalog() {
-  auto catalog = load_catalog(writer_.get());
+Status EngineImpl::reload_catalog(sqlite3* db) {
+  auto catalog = load_catalog(db);
   if (!catalog.ok()) return catalog.status();
   ++catalog_reloads_;
   std::lock_guard cat_lock(catalog_mu_);
@@ -758,7 +805,7 @@ Status EngineImpl::reload_catalog() {
   return ok_status();
 }
 
-Status EngineImpl::change_catalog(const std::function<Status(Catalog&)>& change,
+Status EngineImpl::change_catalog(sqlite3* db, const std::function<Status(Catalog&)>& change,
                                   std::atomic<std::size_t>* applied) {
   std::shared_ptr<Catalog> next;
   {
@@ -768,14 +815,14 @@ Status EngineImpl::change_catalog(const std::function<Status(Catalog&)>& change,
       // holding the lock so no reader sees it half-changed. load_catalog made it non-const.
       if (!change(*std::const_pointer_cast<Catalog>(catalog_)).ok()) {
         cat_lock.unlock();
-        return reload_catalog();  // half-changed: start over
+        return reload_catalog(db);  // half-changed: start over
       }
       if (applied) ++*applied;
       return ok_status();
     }
     next = std::make_shared<Catalog>(*catalog_);  // a reader holds it: change a copy
   }
-  if (!change(*next).ok()) return reload_catalog();
+  if (!change(*next).ok()) return reload_catalog(db);
   if (applied) ++*applied;
   std::lock_guard cat_lock(catalog_mu_);
   catalog_ = std::move(next);
@@ -786,14 +833,14 @@ Status EngineImpl::update_catalog(const CatalogDelta& delta) {
   const std::size_t files = catalog()->files.size();
   const std::size_t touched = delta.removed_files.size() + delta.added_files.size();
   // A large change: a full load is cheaper than renumbering.
-  if (files == 0 || touched > files / 2) return reload_catalog();
   sqlite3* db = writer_.get();
-  return change_catalog([&](Catalog& cat) { return apply_catalog_delta(db, cat, delta); }, &catalog_updates_);
+  if (files == 0 || touched > files / 2) return reload_catalog(db);
+  return change_catalog(db, [&](Catalog& cat) { return apply_catalog_delta(db, cat, delta); }, &catalog_updates_);
 }
 
-Status EngineImpl::extend_catalog() {
-  sqlite3* db = writer_.get();
+Status EngineImpl::extend_catalog(sqlite3* db) {
   return change_catalog(
+      db,
       [&](Catalog& cat) {
         STRATA_RETURN_IF_ERROR(load_catalog_rows(db, cat, cat.files.empty() ? 0 : cat.files.back().id));
         load_catalog_totals(db, cat);

@@ -45,18 +45,25 @@ class EngineImpl final : public ContextEngine {
   // How many checkpoints the checkpoint thread completed (the whole log copied into the
   // database file) since open; for tests and diagnostics.
   std::size_t checkpoints() const { return checkpoints_.load(); }
+  // Tests: called in place of building a bulk import's edge indexes after its documents
+  // committed; an error stands for a failed build (set before ingesting, under no load).
+  void set_edge_index_fault_for_test(std::function<Status()> fault) { edge_index_fault_ = std::move(fault); }
 
  private:
   // After a committed ingest (write_mu_ held): the catalog rebuilt from the database,
   // extended with the rows added since its last id, or updated with the rows one ingest
-  // deleted and inserted (a full reload when that fails or the change is large).
-  Status reload_catalog();
-  Status extend_catalog();
+  // deleted and inserted (a full reload when that fails or the change is large). `db` is the
+  // connection read: the writer's, or (extend_catalog while the writer builds a bulk
+  // import's edge indexes) one of the calling thread's own.
+  Status reload_catalog(sqlite3* db);
+  Status extend_catalog(sqlite3* db);
   Status update_catalog(const CatalogDelta& delta);
   // Applies `change` to the catalog: in place when no reader holds it (under catalog_mu_, so
   // no reader sees it half-changed), else to a copy that then replaces it; a change that
-  // fails part way reloads the catalog whole. `applied` (optional) counts the changes made.
-  Status change_catalog(const std::function<Status(Catalog&)>& change, std::atomic<std::size_t>* applied);
+  // fails part way reloads the catalog whole from `db`. `applied` (optional) counts the
+  // changes made.
+  Status change_catalog(sqlite3* db, const std::function<Status(Catalog&)>& change,
+                        std::atomic<std::size_t>* applied);
   // Asks the checkpoint thread to copy the write-ahead log into the database file. The
   // writer's commits do not (wal_autocheckpoint=0): a bulk ingest returns once its
   // transaction is in the log, and the copy of its pages runs beside what follows (the
@@ -73,6 +80,10 @@ class EngineImpl final : public ContextEngine {
   mutable std::mutex catalog_mu_;
   std::shared_ptr<const Catalog> catalog_;
   bool catalog_stale_ = false;  // a catalog update failed after a commit (write_mu_)
+  // A bulk import's edge indexes could not be built after its commit (write_mu_): the next
+  // ingest builds them first.
+  bool edge_indexes_missing_ = false;
+  std::function<Status()> edge_index_fault_;
   const bool substring_index_;  // the index has files_substr (created only by open)
   std::atomic<std::size_t> catalog_updates_{0};
   std::atomic<std::size_t> catalog_reloads_{0};

@@ -4,12 +4,15 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include <strata/context/engine.h>
 
 #include "context/context_test_util.h"
+#include "context/engine_impl.h"
+#include "context/index.h"
 #include "context/sql_test_util.h"
 
 using namespace strata;
@@ -66,6 +69,11 @@ std::vector<std::string> hits(ContextEngine& engine, const std::string& text, co
   std::sort(out.begin(), out.end());
   return out;
 }
+
+// The social graph's secondary indexes (EdgeWriter drops them during a bulk import).
+const char* const kEdgeIndexes =
+    "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'edges' ORDER BY name";
+const std::vector<std::string> kAllEdgeIndexes = {"edges_account", "edges_doc", "edges_target"};
 
 std::unique_ptr<ContextEngine> open_engine(const std::string& path) {
   auto e = ContextEngine::open({.index_path = path});
@@ -188,9 +196,6 @@ TEST_CASE("ingest: a bulk first ingest builds the edge indexes again, and a fail
           "[context][ingest]") {
   ContextTempDir t;
   const std::string index = t.path() + "/ctx.db";
-  const std::string indexes =
-      "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'edges' ORDER BY name";
-  const std::vector<std::string> all = {"edges_account", "edges_doc", "edges_target"};
   // More documents than the bulk threshold (20,000): the edge indexes are dropped part way.
   ListConnector chat("chat");
   for (int i = 0; i < 25'000; ++i) chat.docs.push_back(message("chat/" + std::to_string(i), "beluga " + std::to_string(i)));
@@ -198,7 +203,7 @@ TEST_CASE("ingest: a bulk first ingest builds the edge indexes again, and a fail
   auto r = engine->ingest(chat);
   REQUIRE(r.ok());
   CHECK(r->added == 25'000);
-  CHECK(sql_column(index, indexes) == all);
+  CHECK(sql_column(index, kEdgeIndexes) == kAllEdgeIndexes);
   CHECK(sql_column(index, "SELECT count(*) FROM edges") == std::vector<std::string>{"25000"});
   CHECK(sql_column(index, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
   // The index on (source, doc) serves a re-ingest's edge replacement.
@@ -215,7 +220,104 @@ TEST_CASE("ingest: a bulk first ingest builds the edge indexes again, and a fail
   auto failed = engine->ingest(other);
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.status().message().find("export truncated") != std::string::npos);
-  CHECK(sql_column(index, indexes) == all);
+  CHECK(sql_column(index, kEdgeIndexes) == kAllEdgeIndexes);
   CHECK(sql_column(index, "SELECT count(*) FROM edges") == std::vector<std::string>{"25000"});
   CHECK(hits(*engine, "orca").empty());
+}
+
+namespace {
+
+// A chat connector with `n` messages chat/0 ... chat/<n-1>, message i saying text(i): more
+// than the bulk threshold (20,000) makes a first ingest a bulk import.
+ListConnector chat_export(int n, const std::function<std::string(int)>& text) {
+  ListConnector chat("chat");
+  for (int i = 0; i < n; ++i) chat.docs.push_back(message("chat/" + std::to_string(i), text(i)));
+  return chat;
+}
+
+// The engine's catalog against a full load of the index from a connection of its own: the
+// same rows in the same order with the same paths, commits, access lists and token counts.
+std::string catalog_difference(ContextEngine& engine, const std::string& index) {
+  auto db = detail::open_index_db(index, false);
+  REQUIRE(db.ok());
+  auto full = detail::load_catalog(db->get());
+  REQUIRE(full.ok());
+  const auto have = dynamic_cast<detail::EngineImpl&>(engine).catalog();
+  const detail::Catalog& want = **full;
+  if (have->files.size() != want.files.size()) {
+    return "files: " + std::to_string(have->files.size()) + " vs " + std::to_string(want.files.size());
+  }
+  for (std::size_t i = 0; i < want.files.size(); ++i) {
+    const auto& x = have->files[i];
+    const auto& y = want.files[i];
+    if (x.id != y.id || x.path != y.path || x.tokens != y.tokens || x.bytes != y.bytes || x.flags != y.flags ||
+        have->access_of(x) != want.access_of(y) || have->commit_of(x) != want.commit_of(y) ||
+        have->find_path(x.path) != want.find_path(y.path)) {
+      return "file " + std::to_string(i) + ": " + x.path + " vs " + y.path;
+    }
+  }
+  if (have->commits != want.commits || have->index_commit != want.index_commit) return "totals differ";
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("ingest: a bulk import commits its documents, then builds the edge indexes while the catalog takes the rows",
+          "[context][ingest]") {
+  ContextTempDir t;
+  const std::string index = t.path() + "/ctx.db";
+  ListConnector chat = chat_export(25'000, [](int i) { return i == 4242 ? "narwhal sturgeon" : "narwhal"; });
+  for (std::size_t i = 1; i < chat.docs.size(); i += 2) chat.docs[i].access = {"group:ops"};
+  auto engine = open_engine(index);
+  auto& impl = dynamic_cast<detail::EngineImpl&>(*engine);
+  const std::size_t reloads = impl.catalog_reloads();
+  auto r = engine->ingest(chat);
+  REQUIRE(r.ok());
+  CHECK(r->added == 25'000);
+  CHECK(sql_column(index, kEdgeIndexes) == kAllEdgeIndexes);
+  CHECK(sql_column(index, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
+  // The catalog was extended (on its own thread and connection), not reloaded, and equals a
+  // full load.
+  CHECK(impl.catalog_reloads() == reloads);
+  CHECK(catalog_difference(*engine, index).empty());
+  auto stats = engine->stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->files == 25'000);
+  CHECK(hits(*engine, "sturgeon") == std::vector<std::string>{"chat/4242"});
+}
+
+TEST_CASE("ingest: when a bulk import's edge indexes cannot be built after its commit, the documents stay and the next ingest builds them",
+          "[context][ingest]") {
+  ContextTempDir t;
+  const std::string index = t.path() + "/ctx.db";
+  ListConnector chat = chat_export(25'000, [](int i) { return i == 77 ? "manatee dugong" : "manatee"; });
+  auto engine = open_engine(index);
+  auto& impl = dynamic_cast<detail::EngineImpl&>(*engine);
+  impl.set_edge_index_fault_for_test([] { return unavailable_error("disk I/O error (injected)"); });
+  auto r = engine->ingest(chat);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == StatusCode::kUnavailable);
+  CHECK(r.status().message().find("documents were committed") != std::string::npos);
+  CHECK(r.status().message().find("disk I/O error (injected)") != std::string::npos);
+  // The documents, their edges and the cursor are in; the edge indexes are not.
+  CHECK(sql_column(index, "SELECT count(*) FROM files") == std::vector<std::string>{"25000"});
+  CHECK(sql_column(index, "SELECT count(*) FROM edges") == std::vector<std::string>{"25000"});
+  CHECK(sql_column(index, kEdgeIndexes).empty());
+  CHECK(sql_column(index, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
+  // The catalog took the rows all the same, and queries find them.
+  CHECK(catalog_difference(*engine, index).empty());
+  CHECK(hits(*engine, "dugong") == std::vector<std::string>{"chat/77"});
+
+  // The next ingest builds the indexes first; it then changes a message (the edge
+  // replacement uses edges_doc).
+  impl.set_edge_index_fault_for_test(nullptr);
+  ListConnector edit("chat");
+  edit.docs = {message("chat/9", "manatee edited")};
+  auto again = engine->ingest(edit);
+  REQUIRE(again.ok());
+  CHECK(again->updated == 1);
+  CHECK(sql_column(index, kEdgeIndexes) == kAllEdgeIndexes);
+  CHECK(sql_column(index, "SELECT count(*) FROM edges WHERE doc = 'chat/9'") == std::vector<std::string>{"1"});
+  CHECK(sql_column(index, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
+  CHECK(catalog_difference(*engine, index).empty());
 }

@@ -203,7 +203,10 @@ class ContextEngine {
   virtual ~ContextEngine() = default;
 
   // Runs `connector` from its stored cursor and applies what it reports in one transaction.
-  // On any error (the connector's, I/O, cancellation) nothing changes.
+  // On any error (the connector's, I/O, cancellation) nothing changes, with two exceptions
+  // after the commit, whose messages say the documents were committed: the in-memory catalog
+  // could not be updated (the next ingest reloads it), or a bulk import's social-graph
+  // indexes, built in a second transaction, could not be built (the next ingest builds them).
   virtual Result<IngestReport> ingest(Connector& connector, const IngestOptions& options) = 0;
   Result<IngestReport> ingest(Connector& connector) { return ingest(connector, {}); }
 

@@ -48,6 +48,8 @@ class EdgeWriter {
   // mode first (it needs edges_doc). A rolled-back transaction restores the indexes.
   Status begin_bulk();
   Status end_bulk();
+  // In bulk mode: the secondary indexes are dropped until end_bulk().
+  [[nodiscard]] bool bulk() const noexcept { return bulk_; }
 
  private:
   Status add(std::string_view source, std::string_view doc, std::string_view relation, std::string_view account,
