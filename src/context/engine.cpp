@@ -751,8 +751,12 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
     if (changed && !catalog_stale_ && append_only) {
       try {
         extender = std::thread([&] {
-          auto own = open_index_db(options_.index_path, false, /*validate=*/false);
-          cs = own.ok() ? extend_catalog(own->get()) : own.status();
+          try {
+            auto own = open_index_db(options_.index_path, false, /*validate=*/false);
+            cs = own.ok() ? extend_catalog(own->get()) : own.status();
+          } catch (const std::exception& e) {  // out of memory: reported, not std::terminate
+            cs = internal_error(std::string("catalog update: ") + e.what());
+          }
         });
         catalog_done = true;
       } catch (const std::system_error&) {
