@@ -173,6 +173,19 @@ std::string join(const std::vector<std::string>& v, std::size_t max) {
   return out;
 }
 
+// The ranking expression over `table` with column `weights` ("1.0, 0.5"): FTS5's bm25(), or,
+// for a principal scored with the statistics of what it may read (bm25.h), strata_bm25()
+// with their average length and one idf per term, bound as ?3, ?4, ...
+std::string rank_expression(const char* table, std::string_view weights, bool own_statistics, double avgdl,
+                            std::size_t terms) {
+  if (!own_statistics) return "bm25(" + std::string(table) + ", " + std::string(weights) + ")";
+  char length[48];
+  std::snprintf(length, sizeof length, "%.17g", avgdl);
+  std::string rank = "strata_bm25(" + std::string(table) + ", " + std::string(weights) + ", " + length;
+  for (std::size_t i = 0; i < terms; ++i) rank += ", ?" + std::to_string(3 + i);
+  return rank + ")";
+}
+
 }  // namespace
 
 Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
@@ -256,15 +269,10 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
   if (!terms.empty()) {
     char weights[96];
     std::snprintf(weights, sizeof weights, "%.2f, %.2f, %.2f", kFieldPath, kFieldSymbols, kFieldBody);
-    std::string rank = "bm25(files_fts, " + std::string(weights) + ")";
-    if (!all_readable) {
-      char avgdl[48];
-      std::snprintf(avgdl, sizeof avgdl, "%.17g",
-                    static_cast<double>(readable.tokens) / static_cast<double>(readable_files));
-      rank = "strata_bm25(files_fts, " + std::string(weights) + ", " + avgdl;
-      for (std::size_t i = 0; i < terms.size(); ++i) rank += ", ?" + std::to_string(3 + i);
-      rank += ")";
-    }
+    const std::string rank =
+        rank_expression("files_fts", weights, !all_readable,
+                        all_readable ? 0.0 : static_cast<double>(readable.tokens) / static_cast<double>(readable_files),
+                        terms.size());
     const std::string sql = "SELECT files_fts.rowid, " + rank + " AS s FROM files_fts"
                             " JOIN files f ON f.id = files_fts.rowid WHERE files_fts MATCH ?1 AND " +
                             access_clause("f", 2) + " ORDER BY s LIMIT " + std::to_string(kBm25Candidates);
@@ -471,29 +479,26 @@ Result<RetrieveResult> EngineImpl::retrieve(const Query& query) const {
     if (may_read(list, query.principal)) readable_commits += n;
   }
   if (!terms.empty() && readable_commits > 0) {
-    std::string rank = "bm25(commits_fts, 1.0, 0.5)";
+    const bool own_statistics = readable_commits < cat->commits;
     std::vector<double> commit_idf;
-    if (readable_commits < cat->commits) {
+    std::uint64_t tokens = 0;
+    if (own_statistics) {
       Stmt own(db, ("SELECT d.sz FROM commits c JOIN commits_fts_docsize d ON d.id = c.id WHERE " +
                     access_clause("c", 1)).c_str());
       if (!own.ok()) return sqlite_error(db, "read commit statistics");
       own.bind(1, reader_names);
-      std::uint64_t tokens = 0;
       int rc;
       while ((rc = own.step()) == SQLITE_ROW) tokens += docsize_tokens(own.blob(0), own.bytes(0));
       if (rc != SQLITE_DONE) return sqlite_error(db, "read commit statistics");
-      char avgdl[48];
-      std::snprintf(avgdl, sizeof avgdl, "%.17g",
-                    static_cast<double>(tokens) / static_cast<double>(readable_commits));
-      rank = "strata_bm25(commits_fts, 1.0, 0.5, " + std::string(avgdl);
-      for (std::size_t i = 0; i < terms.size(); ++i) {
-        const double df = visible_document_frequency(db, terms[i], reader_names, Corpus::kCommits);
+      for (const auto& term : terms) {
+        const double df = visible_document_frequency(db, term, reader_names, Corpus::kCommits);
         if (df < 0) return sqlite_error(db, "read commit statistics");
         commit_idf.push_back(bm25_idf(static_cast<double>(readable_commits), df));
-        rank += ", ?" + std::to_string(3 + i);
       }
-      rank += ")";
     }
+    const std::string rank =
+        rank_expression("commits_fts", "1.0, 0.5", own_statistics,
+                        static_cast<double>(tokens) / static_cast<double>(readable_commits), terms.size());
     const std::string sql = "SELECT c.id, " + rank + " AS s, c.title, c.access FROM commits_fts"
                             " JOIN commits c ON c.id = commits_fts.rowid WHERE commits_fts MATCH ?1 AND " +
                             access_clause("c", 2) + " ORDER BY s LIMIT " + std::to_string(kHistoryCommits);
