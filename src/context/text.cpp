@@ -211,32 +211,56 @@ std::string lower(std::string_view s) {
   return out;
 }
 
-std::vector<std::string> split_identifier(std::string_view id) {
-  std::vector<std::string> parts;
-  std::string cur;
-  auto flush = [&] {
-    if (!cur.empty()) parts.push_back(std::move(cur));
-    cur.clear();
-  };
-  auto is_upper = [](unsigned char c) { return c >= 'A' && c <= 'Z'; };
-  auto is_lower = [](unsigned char c) { return c >= 'a' && c <= 'z'; };
-  auto is_digit = [](unsigned char c) { return c >= '0' && c <= '9'; };
+namespace {
+
+constexpr bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
+constexpr bool is_lower(unsigned char c) { return c >= 'a' && c <= 'z'; }
+constexpr bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
+
+// Calls part(begin, size) for each identifier part of `id`, in order: parts are separated by
+// '_', '-', '.' and '$', and split where case changes (aB -> a|B, ABc -> A|Bc); digits stay
+// attached (v2, x86_64). The one definition of a part for split_identifier() and the index.
+template <typename Part>
+void for_each_identifier_part(std::string_view id, Part&& part) {
+  std::size_t begin = 0, size = 0;
   for (std::size_t i = 0; i < id.size(); ++i) {
     const auto c = static_cast<unsigned char>(id[i]);
     if (c == '_' || c == '-' || c == '.' || c == '$') {
-      flush();
+      if (size > 0) part(begin, size);
+      size = 0;
       continue;
     }
-    if (!cur.empty()) {
+    if (size > 0) {
       const auto p = static_cast<unsigned char>(id[i - 1]);
       const bool next_lower = i + 1 < id.size() && is_lower(static_cast<unsigned char>(id[i + 1]));
-      // aB -> a|B ; ABc -> A|Bc ; a1 stays ; 1a stays (v2, x86_64 keep digits attached)
-      if (is_upper(c) && (is_lower(p) || is_digit(p))) flush();
-      else if (is_upper(c) && is_upper(p) && next_lower) flush();
+      if (is_upper(c) && (is_lower(p) || is_digit(p) || (is_upper(p) && next_lower))) {
+        part(begin, size);
+        size = 0;
+      }
     }
-    cur.push_back(static_cast<char>(is_upper(c) ? c + 32 : c));
+    if (size == 0) begin = i;
+    ++size;
   }
-  flush();
+  if (size > 0) part(begin, size);
+}
+
+// Appends `s` lowercased (ASCII letters; other bytes as they are).
+void append_lower(std::string_view s, std::string& out) {
+  const std::size_t at = out.size();
+  out.append(s);
+  for (std::size_t i = at; i < out.size(); ++i) {
+    if (is_upper(static_cast<unsigned char>(out[i]))) out[i] = static_cast<char>(out[i] + 32);
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> split_identifier(std::string_view id) {
+  std::vector<std::string> parts;
+  for_each_identifier_part(id, [&](std::size_t begin, std::size_t size) {
+    parts.emplace_back();
+    append_lower(id.substr(begin, size), parts.back());
+  });
   return parts;
 }
 
@@ -252,6 +276,8 @@ bool all_digits(std::string_view w) {
 }  // namespace
 
 void append_index_terms(std::string_view text, std::string& out) {
+  // Allocation-free: every record of an ingest passes through here (a million chat messages
+  // are ~20 million words).
   for_each_word(text, [&](std::string_view w) {
     if (w.size() > 64 || all_digits(w)) return;
     // Drop words with invalid UTF-8 (FTS5 would index replacement garbage).
@@ -263,30 +289,26 @@ void append_index_terms(std::string_view text, std::string& out) {
       }
     }
     if (!ascii && !valid_utf8(w)) return;
-    bool any_alpha = false;
-    for (unsigned char c : w) {
-      if (c != '_') {
-        any_alpha = true;
-        break;
-      }
-    }
-    if (!any_alpha) return;
-    std::string whole = lower(w);
-    // Strip leading/trailing underscores for the whole-word term (__init__ -> init).
-    std::size_t b = whole.find_first_not_of('_');
-    std::size_t e = whole.find_last_not_of('_');
-    whole = whole.substr(b, e - b + 1);
-    out += whole;
+    // The whole word without leading/trailing underscores (__init__ -> init); nothing for
+    // a word of underscores only.
+    const std::size_t b = w.find_first_not_of('_');
+    if (b == std::string_view::npos) return;
+    const std::size_t e = w.find_last_not_of('_');
+    append_lower(w.substr(b, e - b + 1), out);
     out.push_back(' ');
-    if (ascii) {
-      auto parts = split_identifier(w);
-      if (parts.size() > 1) {
-        for (auto& p : parts) {
-          if (p.size() > 1 && !all_digits(p)) {
-            out += p;
-            out.push_back(' ');
-          }
-        }
+    if (!ascii) return;
+    // Then its identifier parts, when it has more than one (at most 64: w.size() <= 64).
+    std::pair<std::uint8_t, std::uint8_t> parts[64];
+    std::size_t n = 0;
+    for_each_identifier_part(w, [&](std::size_t begin, std::size_t size) {
+      parts[n++] = {static_cast<std::uint8_t>(begin), static_cast<std::uint8_t>(size)};
+    });
+    if (n < 2) return;
+    for (std::size_t k = 0; k < n; ++k) {
+      const std::string_view part = w.substr(parts[k].first, parts[k].second);
+      if (part.size() > 1 && !all_digits(part)) {
+        append_lower(part, out);
+        out.push_back(' ');
       }
     }
   });
