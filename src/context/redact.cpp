@@ -1,6 +1,8 @@
 #include "context/redact.h"
 
 #include <algorithm>
+#include <array>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -149,13 +151,60 @@ bool at_nocase(std::string_view t, std::size_t pos, std::string_view what) {
 
 }  // namespace
 
+namespace {
+
+// The byte pairs any detector of find_spans can start with: the first two bytes of every
+// prefix below, of every secret name in any case, and '=' or ':' followed by anything. A
+// position whose pair is not here cannot start a match, so may_contain_secret() looks at
+// ~3 % of the positions of prose instead of all of them.
+struct PairSet {
+  std::array<std::uint64_t, 1024> bits{};
+  constexpr void add(unsigned char a, unsigned char b) {
+    const unsigned i = static_cast<unsigned>(a) << 8 | b;
+    bits[i >> 6] |= std::uint64_t{1} << (i & 63);
+  }
+  constexpr void add_any_case(char a, char b) {
+    for (char x : {a, static_cast<char>(a - 32)}) {
+      for (char y : {b, static_cast<char>(b - 32)}) add(static_cast<unsigned char>(x), static_cast<unsigned char>(y));
+    }
+  }
+  [[nodiscard]] constexpr bool has(unsigned char a, unsigned char b) const {
+    const unsigned i = static_cast<unsigned>(a) << 8 | b;
+    return (bits[i >> 6] >> (i & 63)) & 1;
+  }
+};
+
+constexpr PairSet make_secret_starts() {
+  PairSet s;
+  for (const char* p : {"--", "AK", "AS", "AI", "gh", "gi", "gl", "xo", "xa", "ht", "sk", "rk", "np", "ey"}) {
+    s.add(static_cast<unsigned char>(p[0]), static_cast<unsigned char>(p[1]));
+  }
+  s.add_any_case('k', 'e');  // key
+  s.add_any_case('s', 'e');  // secret
+  s.add_any_case('t', 'o');  // token
+  s.add_any_case('p', 'a');  // passw
+  for (unsigned b = 0; b < 256; ++b) {
+    s.add('=', static_cast<unsigned char>(b));
+    s.add(':', static_cast<unsigned char>(b));
+  }
+  return s;
+}
+
+constexpr PairSet kSecretStarts = make_secret_starts();
+
+}  // namespace
+
 bool may_contain_secret(std::string_view t) {
   // One pass for what every detector of find_spans needs: its prefix ("-----BEGIN ", a
   // token prefix, "eyJ"), or for an assignment a '=' or ':' and a secret name — each name
   // holds "key", "secret", "token" or "passw" (case-insensitive).
   bool assign = false, name = false;
   const std::size_t n = t.size();
-  for (std::size_t i = 0; i < n; ++i) {
+  if (n == 0) return false;
+  // The last byte starts no pair: only an assignment can begin there.
+  if (t[n - 1] == '=' || t[n - 1] == ':') assign = true;
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    if (!kSecretStarts.has(static_cast<unsigned char>(t[i]), static_cast<unsigned char>(t[i + 1]))) continue;
     const char c = t[i];
     switch (c) {
       case '-':
