@@ -73,19 +73,20 @@ template <class Handle>
 void for_each_record(std::string_view text, const std::string& file, std::size_t max_bytes,
                      RecordSink& sink, Handle&& handle) {
   Status s = split_json_array(text, [&](std::string_view rec, std::size_t index) {
-    const std::string key = file + "#" + std::to_string(index);
+    // The record's name, made only when it is reported.
+    auto key = [&] { return file + "#" + std::to_string(index); };
     if (rec.size() > max_bytes) {
-      sink.skip(key, SkipReason::kTooLarge, std::to_string(rec.size()) + " bytes, over " + std::to_string(max_bytes));
+      sink.skip(key(), SkipReason::kTooLarge, std::to_string(rec.size()) + " bytes, over " + std::to_string(max_bytes));
       return;
     }
     std::string error;
     auto json = parse_json(rec, &error);
     if (!json) {
-      sink.skip(key, SkipReason::kMalformed, error);
+      sink.skip(key(), SkipReason::kMalformed, error);
       return;
     }
     if (!json->is_object()) {
-      sink.skip(key, SkipReason::kMalformed, std::string("a ") + json->type_name() + ", not an object");
+      sink.skip(key(), SkipReason::kMalformed, std::string("a ") + json->type_name() + ", not an object");
       return;
     }
     std::string problem;
@@ -94,7 +95,7 @@ void for_each_record(std::string_view text, const std::string& file, std::size_t
     } catch (const std::exception& e) {
       problem = e.what();
     }
-    if (!problem.empty()) sink.skip(key, SkipReason::kMalformed, problem);
+    if (!problem.empty()) sink.skip(key(), SkipReason::kMalformed, problem);
   });
   if (!s.ok()) sink.skip(file, SkipReason::kMalformed, s.message());
 }
