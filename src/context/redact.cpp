@@ -149,10 +149,6 @@ bool at_nocase(std::string_view t, std::size_t pos, std::string_view what) {
   return true;
 }
 
-}  // namespace
-
-namespace {
-
 // The byte pairs any detector of find_spans can start with: the first two bytes of every
 // prefix below, of every secret name in any case, and '=' or ':' followed by anything. A
 // position whose pair is not here cannot start a match, so may_contain_secret() looks at

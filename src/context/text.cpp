@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
+#include <utility>
 
 #include <strata/context/document.h>
 
@@ -203,14 +204,6 @@ bool looks_generated(std::string_view path, std::string_view bytes) noexcept {
   return false;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
-
 namespace {
 
 constexpr bool is_upper(unsigned char c) { return c >= 'A' && c <= 'Z'; }
@@ -254,6 +247,12 @@ void append_lower(std::string_view s, std::string& out) {
 }
 
 }  // namespace
+
+std::string lower(std::string_view s) {
+  std::string out;
+  append_lower(s, out);
+  return out;
+}
 
 std::vector<std::string> split_identifier(std::string_view id) {
   std::vector<std::string> parts;

@@ -273,11 +273,11 @@ std::vector<long> closing_references(std::string_view text, std::string_view rep
   for (std::size_t i = 0; i < text.size(); ++i) low[i] = lower_ascii(text[i]);
   std::string repo_low(repository.size(), ' ');
   for (std::size_t i = 0; i < repository.size(); ++i) repo_low[i] = lower_ascii(repository[i]);
-  auto word_char = [](char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || c == '_'; };  // of lowered text
+  auto alnum = [](char c) { return is_digit(c) || (c >= 'a' && c <= 'z'); };  // of lowered text
   for (std::size_t i = 0; i < low.size(); ++i) {
     // Every keyword starts with 'c', 'f' or 'r', at the start of a word.
     if (low[i] != 'c' && low[i] != 'f' && low[i] != 'r') continue;
-    if (i > 0 && word_char(low[i - 1])) continue;
+    if (i > 0 && (alnum(low[i - 1]) || low[i - 1] == '_')) continue;
     for (auto w : kWords) {
       if (low.compare(i, w.size(), w) != 0) continue;
       std::size_t j = i + w.size();
@@ -297,7 +297,7 @@ std::vector<long> closing_references(std::string_view text, std::string_view rep
         ++k;
         ++nd;
       }
-      if (nd > 0 && n > 0 && (k >= low.size() || !(is_digit(low[k]) || (low[k] >= 'a' && low[k] <= 'z')))) {
+      if (nd > 0 && n > 0 && (k >= low.size() || !alnum(low[k]))) {
         bool dup = false;
         for (long x : out) dup |= x == n;
         if (!dup) out.push_back(n);
