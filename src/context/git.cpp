@@ -146,13 +146,12 @@ std::vector<LogCommit> parse_git_log(std::string_view output, std::size_t* malfo
     c.author = std::string(fields[1]);
     c.email = std::string(fields[2]);
     std::int64_t t = 0;
+    // At most 18 digits: the value fits in 64 bits (a longer field is refused unread).
     bool digits = !fields[3].empty() && fields[3].size() < 19;
-    for (char ch : fields[3]) {
-      if (ch < '0' || ch > '9') {
-        digits = false;
-        break;
-      }
-      t = t * 10 + (ch - '0');
+    for (std::size_t k = 0; digits && k < fields[3].size(); ++k) {
+      const char ch = fields[3][k];
+      digits = ch >= '0' && ch <= '9';
+      if (digits) t = t * 10 + (ch - '0');
     }
     if (!digits) {
       ++bad;
