@@ -54,7 +54,7 @@ struct ClosedBy {
 
 class LiveChannel;
 
-struct Stream {
+struct StoredStream {
   std::string path;
   std::uint64_t generation = 0;
   std::string content_type;
@@ -88,7 +88,7 @@ struct ProducerCheck {
   std::uint64_t expected = 0;
 };
 
-ProducerCheck check_producer(const Stream& s, const ds::ProducerHeaders& p) {
+ProducerCheck check_producer(const StoredStream& s, const ds::ProducerHeaders& p) {
   ProducerCheck c;
   auto it = s.producers.find(p.id);
   if (it == s.producers.end()) {
@@ -358,7 +358,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     return std::chrono::duration_cast<std::chrono::milliseconds>(clock_->now().time_since_epoch()).count();
   }
 
-  bool expired(const Stream& s, std::int64_t now) const {
+  bool expired(const StoredStream& s, std::int64_t now) const {
     if (s.expires_at_ms && now >= *s.expires_at_ms) return true;
     if (s.ttl_seconds && now >= s.last_access_ms + static_cast<std::int64_t>(*s.ttl_seconds) * 1000) return true;
     return false;
@@ -366,11 +366,11 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
 
   // The stream at `path`, applying expiry: an expired stream is removed, or soft-deleted while
   // forks still read through it. REQUIRES: mu_ held.
-  Stream* find(const std::string& path, std::vector<std::shared_ptr<LiveChannel>>& wake,
+  StoredStream* find(const std::string& path, std::vector<std::shared_ptr<LiveChannel>>& wake,
                std::vector<std::unique_ptr<session::Subscription>>& drop) {
     auto it = streams_.find(path);
     if (it == streams_.end()) return nullptr;
-    Stream& s = *it->second;
+    StoredStream& s = *it->second;
     if (expired(s, now_ms())) {
       if (s.refs > 0) {
         s.soft_deleted = true;
@@ -387,7 +387,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
               std::vector<std::unique_ptr<session::Subscription>>& drop) {
     auto it = streams_.find(path);
     if (it == streams_.end()) return;
-    std::shared_ptr<Stream> s = it->second;
+    std::shared_ptr<StoredStream> s = it->second;
     streams_.erase(it);
     if (s->session.empty()) {
       for (const auto& m : s->messages) memory_bytes_ -= std::min(memory_bytes_, m.data.size());
@@ -397,14 +397,14 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     if (!s->forked_from.empty()) {
       auto parent = streams_.find(s->forked_from);
       if (parent != streams_.end()) {
-        Stream& p = *parent->second;
+        StoredStream& p = *parent->second;
         p.refs = std::max(0, p.refs - 1);
         if (p.refs == 0 && p.soft_deleted) remove(s->forked_from, wake, drop);
       }
     }
   }
 
-  static void take_waiters(Stream& s, std::vector<std::shared_ptr<LiveChannel>>& out) {
+  static void take_waiters(StoredStream& s, std::vector<std::shared_ptr<LiveChannel>>& out) {
     for (auto& w : s.waiters) {
       if (auto c = w.lock()) out.push_back(std::move(c));
     }
@@ -413,7 +413,8 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
 
   // Messages of `s`'s view after `after`, at most `cap`, across its fork chain.
   // REQUIRES: mu_ held.
-  void collect(const Stream& s, std::uint64_t after, std::uint64_t cap, std::vector<const Message*>& out) const {
+  void collect(const StoredStream& s, std::uint64_t after, std::uint64_t cap,
+               std::vector<const Message*>& out) const {
     if (!s.forked_from.empty() && after < s.fork_offset) {
       auto parent = streams_.find(s.forked_from);
       if (parent != streams_.end()) collect(*parent->second, after, std::min(cap, s.fork_offset), out);
@@ -425,7 +426,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     }
   }
 
-  std::string body_of(const Stream& s, const std::vector<const Message*>& messages) const {
+  std::string body_of(const StoredStream& s, const std::vector<const Message*>& messages) const {
     std::string body;
     if (s.json) {
       body += '[';
@@ -443,7 +444,8 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     return body;
   }
 
-  std::string etag(const Stream& s, std::string_view start, std::uint64_t end, bool closed_suffix) const {
+  std::string etag(const StoredStream& s, std::string_view start, std::uint64_t end,
+                   bool closed_suffix) const {
     return "\"" + base64_encode(s.path) + ":" + std::string(start) + ":" + offset_text(end) +
            (closed_suffix ? ":c" : "") + "\"";
   }
@@ -478,7 +480,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
       std::lock_guard lock(mu_);
       auto it = streams_.find(path);
       if (it == streams_.end() || it->second->session.empty()) return;
-      Stream& s = *it->second;
+      StoredStream& s = *it->second;
       for (const auto& e : events) {
         if (e.offset <= s.tail) continue;
         Message m;
@@ -505,7 +507,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
     {
       std::lock_guard lock(mu_);
       if (streams_.count(path)) return;
-      auto s = std::make_shared<Stream>();
+      auto s = std::make_shared<StoredStream>();
       s->path = path;
       s->generation = ++generation_;
       s->content_type = "application/json";
@@ -574,7 +576,7 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
   const std::shared_ptr<Clock> clock_;
   const RouteAuth auth_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<Stream>> streams_;
+  std::unordered_map<std::string, std::shared_ptr<StoredStream>> streams_;
   std::uint64_t generation_ = 0;
   std::int64_t last_eviction_ms_ = 0;
   std::size_t memory_bytes_ = 0;  // data held by streams created with PUT
@@ -621,7 +623,7 @@ Engine::Poll Engine::poll(LiveChannel& c) {
   {
     std::lock_guard lock(mu_);
     const std::int64_t now = now_ms();
-    Stream* s = shut_ ? nullptr : find(c.path, wake, drop);
+    StoredStream* s = shut_ ? nullptr : find(c.path, wake, drop);
     if (!s || s->generation != c.generation || s->soft_deleted) {
       result.finished = true;
       if (c.mode == LiveChannel::Mode::kLongPoll) {
@@ -828,7 +830,7 @@ DurableStreams::Outcome Engine::create_stream(const HttpRequest& request, const 
     std::lock_guard lock(mu_);
     const std::int64_t now = now_ms();
     if (auto it = streams_.find(path); it != streams_.end()) {
-      Stream& e = *it->second;
+      StoredStream& e = *it->second;
       if (expired(e, now) && e.refs == 0) {
         remove(path, wake, drop);
       } else if (e.soft_deleted || expired(e, now)) {
@@ -853,10 +855,10 @@ DurableStreams::Outcome Engine::create_stream(const HttpRequest& request, const 
       }
     }
 
-    auto s = std::make_shared<Stream>();
+    auto s = std::make_shared<StoredStream>();
     s->path = path;
     s->last_access_ms = now;
-    Stream* source = nullptr;
+    StoredStream* source = nullptr;
     std::string prefix_data;
     if (forked_from) {
       auto src = streams_.find(*forked_from);
@@ -965,7 +967,7 @@ DurableStreams::Outcome Engine::head_stream(const std::string& path) {
   HttpResponse r = empty_response(200);
   {
     std::lock_guard lock(mu_);
-    Stream* s = find(path, wake, drop);
+    StoredStream* s = find(path, wake, drop);
     if (!s) {
       r = empty_response(404);
     } else if (s->soft_deleted) {
@@ -1005,7 +1007,7 @@ DurableStreams::Outcome Engine::read_stream(const HttpRequest& request, const Ta
   Outcome out;
   {
     std::lock_guard lock(mu_);
-    Stream* s = find(path, wake, drop);
+    StoredStream* s = find(path, wake, drop);
     if (!s) return {text_response(404, "Stream not found")};
     if (s->soft_deleted) return {text_response(410, "Stream is gone")};
     std::optional<ds::ReadOffset> offset;
@@ -1121,7 +1123,7 @@ DurableStreams::Outcome Engine::append_stream(const HttpRequest& request, const 
   std::string session;
   {
     std::lock_guard lock(mu_);
-    Stream* s = find(path, wake, drop);
+    StoredStream* s = find(path, wake, drop);
     if (!s) return {text_response(404, "Stream not found")};
     if (s->soft_deleted) return {text_response(410, "Stream is gone")};
     const std::int64_t now = now_ms();
@@ -1300,7 +1302,7 @@ DurableStreams::Outcome Engine::delete_stream(const std::string& path) {
     std::lock_guard lock(mu_);
     auto it = streams_.find(path);
     if (it == streams_.end()) return {text_response(404, "Stream not found")};
-    Stream& s = *it->second;
+    StoredStream& s = *it->second;
     if (s.soft_deleted) return {text_response(410, "Stream is gone")};
     if (!find(path, wake, drop)) return {text_response(404, "Stream not found")};
     session = s.session;

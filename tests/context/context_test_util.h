@@ -6,13 +6,25 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include <catch2/catch.hpp>
+
+#include <strata/context/engine.h>
 #include <strata/context/tokenizer.h>
 
 namespace strata::test {
+
+// An engine on the index at `path` (created when missing), with the default options.
+inline std::unique_ptr<context::ContextEngine> open_engine(const std::string& path) {
+  auto e = context::ContextEngine::open({.index_path = path});
+  REQUIRE(e.ok());
+  return std::move(*e);
+}
 
 // A fresh directory, removed at scope exit.
 class ContextTempDir {

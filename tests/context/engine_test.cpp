@@ -18,14 +18,9 @@
 using namespace strata;
 using namespace strata::context;
 using strata::test::ContextTempDir;
+using strata::test::open_engine;
 
 namespace {
-
-std::unique_ptr<ContextEngine> open_engine(const std::string& path) {
-  auto e = ContextEngine::open({.index_path = path});
-  REQUIRE(e.ok());
-  return std::move(*e);
-}
 
 std::vector<std::string> ranked_paths(const RetrieveResult& r) {
   std::vector<std::string> out;

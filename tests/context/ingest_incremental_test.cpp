@@ -18,6 +18,7 @@
 using namespace strata;
 using namespace strata::context;
 using strata::test::ContextTempDir;
+using strata::test::open_engine;
 using strata::test::sql_column;
 
 namespace {
@@ -74,12 +75,6 @@ std::vector<std::string> hits(ContextEngine& engine, const std::string& text, co
 const char* const kEdgeIndexes =
     "SELECT name FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'edges' ORDER BY name";
 const std::vector<std::string> kAllEdgeIndexes = {"edges_account", "edges_doc", "edges_target"};
-
-std::unique_ptr<ContextEngine> open_engine(const std::string& path) {
-  auto e = ContextEngine::open({.index_path = path});
-  REQUIRE(e.ok());
-  return std::move(*e);
-}
 
 }  // namespace
 

@@ -37,7 +37,7 @@ namespace {
 
 // Records every call in order; answers unchanged() like an index in a first ingest: "yes"
 // only for a source file put earlier with the same key.
-class RecordingSink final : public PreparedSink {
+class RecordingPreparedSink final : public PreparedSink {
  public:
   bool unchanged(std::string_view path, std::string_view hash) override {
     note("unchanged " + std::string(path));
@@ -134,7 +134,7 @@ Document doc(const std::string& path, const std::string& content, DocumentKind k
 }  // namespace
 
 TEST_CASE("pipeline: every call reaches the writer once, in order, on one other thread", "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   std::vector<std::string> expected;
   std::vector<bool> answers, expected_answers;
   {
@@ -183,7 +183,7 @@ TEST_CASE("pipeline: a connector ahead of a slow writer is woken once per half q
   // 100 batches of 4 for a writer that takes 500 us a document: the connector fills the
   // queue (8 batches), then waits until it is down to 4 and hands over 4 more per wait,
   // instead of one per batch the writer takes.
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   inner.put_delay = std::chrono::microseconds(500);
   std::size_t waits = 0;
   {
@@ -199,7 +199,7 @@ TEST_CASE("pipeline: a connector ahead of a slow writer is woken once per half q
 }
 
 TEST_CASE("pipeline: stamps, a large document, and the destructor finishing", "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   bool stamp_unknown = true, stamp_known = false;
   {
     PipelinedSink sink(inner, PipelineOptions{.batch = 100, .batch_bytes = 1000});
@@ -219,7 +219,7 @@ TEST_CASE("pipeline: stamps, a large document, and the destructor finishing", "[
 }
 
 TEST_CASE("pipeline: a write error is sticky, stops the connector and drops later writes", "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   inner.fail_at = 10;
   const std::size_t batch = 8, max_batches = 2;
   Status first_error;
@@ -252,7 +252,7 @@ TEST_CASE("pipeline: a write error is sticky, stops the connector and drops late
 
 TEST_CASE("pipeline: a held-back \"no\" reaches the writer unless the put of its path follows",
           "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   {
     PipelinedSink sink(inner, PipelineOptions{.batch = 2});
     CHECK_FALSE(sink.unchanged("a", content_hash("a")));
@@ -272,7 +272,7 @@ TEST_CASE("pipeline: a held-back \"no\" reaches the writer unless the put of its
 
 TEST_CASE("pipeline: only a source file put earlier in the scan is unchanged, as in the index",
           "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   std::vector<bool> answers;
   {
     PipelinedSink sink(inner, PipelineOptions{.batch = 3});
@@ -296,7 +296,7 @@ TEST_CASE("pipeline: only a source file put earlier in the scan is unchanged, as
 
 TEST_CASE("pipeline: every document reaches the writer prepared and redacted, whichever thread prepared it",
           "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   inner.redact = true;
   const std::string secret = "ghp_" + std::string(36, 'a');
   {
@@ -317,7 +317,7 @@ TEST_CASE("pipeline: every document reaches the writer prepared and redacted, wh
 }
 
 TEST_CASE("pipeline: the writer checks every unchanged() answer", "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   inner.lie_about_unchanged = true;  // the index answers differently than predicted
   PipelinedSink sink(inner, PipelineOptions{});
   CHECK_FALSE(sink.unchanged("a", content_hash("a")));
@@ -327,7 +327,7 @@ TEST_CASE("pipeline: the writer checks every unchanged() answer", "[context][pip
 }
 
 TEST_CASE("pipeline: progress is delivered on the connector's thread", "[context][pipeline]") {
-  RecordingSink inner;
+  RecordingPreparedSink inner;
   inner.post_progress = true;
   std::vector<std::thread::id> progress_threads;
   std::size_t last_written = 0;

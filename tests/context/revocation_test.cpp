@@ -15,14 +15,9 @@
 using namespace strata;
 using namespace strata::context;
 using strata::test::ContextTempDir;
+using strata::test::open_engine;
 
 namespace {
-
-std::unique_ptr<ContextEngine> open_engine(const std::string& index) {
-  auto e = ContextEngine::open({.index_path = index});
-  REQUIRE(e.ok());
-  return std::move(*e);
-}
 
 std::vector<std::string> found(ContextEngine& engine, const std::string& text, Principal who) {
   auto r = engine.retrieve({.text = text, .max_files = 50, .principal = std::move(who)});

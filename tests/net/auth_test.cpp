@@ -10,6 +10,7 @@
 
 using namespace strata;
 using namespace strata::net;
+namespace nd = strata::net::detail;
 
 namespace {
 
@@ -34,18 +35,18 @@ struct Fixture {
 
 // Signs arbitrary claims the way an issuer would (HMAC-SHA256 from OpenSSL directly).
 std::string sign_raw(const std::string& claims, const std::string& key) {
-  std::string input = detail::base64_encode(R"({"alg":"HS256","typ":"JWT"})", true) + "." +
-                      detail::base64_encode(claims, true);
+  std::string input = nd::base64_encode(R"({"alg":"HS256","typ":"JWT"})", true) + "." +
+                      nd::base64_encode(claims, true);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
        reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &length);
-  return input + "." + detail::base64_encode(std::string_view(reinterpret_cast<char*>(mac), length), true);
+  return input + "." + nd::base64_encode(std::string_view(reinterpret_cast<char*>(mac), length), true);
 }
 
 std::string forge(std::string_view header_json, std::string_view claims_json, std::string_view key) {
   (void)key;
-  return detail::base64_encode(header_json, true) + "." + detail::base64_encode(claims_json, true) + ".";
+  return nd::base64_encode(header_json, true) + "." + nd::base64_encode(claims_json, true) + ".";
 }
 
 }  // namespace

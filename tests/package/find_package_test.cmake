@@ -7,7 +7,7 @@
 # nothing). The shared case configures and builds the library once more with
 # BUILD_SHARED_LIBS=ON; it is compiled without optimisation because what it checks is the
 # packaging (exported targets, symbol visibility, find_dependency), and -O2 would double the
-# slowest step of the dev test run.
+# slowest step of the dev test run. It is a unity build (CMAKE_UNITY_BUILD) for the same reason.
 foreach(kind static shared)
   set(prefix "${WORK_DIR}/${kind}/prefix")
   set(consumer "${WORK_DIR}/${kind}/consumer")
@@ -26,6 +26,7 @@ foreach(kind static shared)
     execute_process(
       COMMAND ${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${build} -G ${GENERATOR}
         -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-DNDEBUG" -DBUILD_SHARED_LIBS=ON
+        -DCMAKE_UNITY_BUILD=ON
         "-DCMAKE_CXX_COMPILER_LAUNCHER=${LAUNCHER}"
         -DSTRATA_BUILD_TESTS=OFF -DSTRATA_BUILD_EXAMPLES=OFF -DSTRATA_BUILD_BENCHMARKS=OFF
         -DSTRATA_BUILD_TOOLS=OFF -DCMAKE_INSTALL_PREFIX=${prefix}
