@@ -15,6 +15,9 @@ test_packages=(catch2 clang libclang-rt-14-dev sqlite3 openssl git
 # Interop tests (tests/interop): third-party clients, the demo smoke test. npm comes with
 # Debian's nodejs packaging as the separate package "npm"; NodeSource's nodejs bundles it.
 test_packages+=(python3 python3-websockets chromium nodejs curl)
+# ccache: scripts/test.sh compiles through it, so a second full run on the same machine
+# recompiles only what changed.
+test_packages+=(ccache)
 if ! command -v npm >/dev/null; then test_packages+=(npm); fi
 
 wanted=("${build_packages[@]}")
