@@ -1,4 +1,4 @@
-// Helpers shared by the context tests: temporary trees and a simple test tokenizer.
+// Helpers shared by the context tests: temporary trees, an engine opener and a simple test tokenizer.
 #pragma once
 
 #include <sys/stat.h>
