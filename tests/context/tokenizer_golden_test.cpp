@@ -4,6 +4,7 @@
 // with instructions.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -17,6 +18,7 @@
 #include <strata/context/tokenizer.h>
 
 #include "context/tokenizer_test_util.h"
+#include "sanitized.h"
 
 using strata::StatusCode;
 using strata::context::Encoding;
@@ -278,7 +280,9 @@ TEST_CASE("tokenizer: special tokens are counted as the text they are", "[tokeni
 TEST_CASE("tokenizer: huge inputs: megabytes, and pieces of 256 KiB", "[tokenizer]") {
   std::string corpus;
   for (const auto& [path, content] : strata_sources()) corpus += content;
-  while (corpus.size() < (std::size_t{2} << 20)) corpus += corpus;
+  // 2 MiB (1 MiB under a sanitizer: see sanitized.h).
+  const std::size_t megabytes = strata::test::full_or_sanitized(2, 1);
+  while (corpus.size() < (megabytes << 20)) corpus += corpus;
   const std::string letters = [] {
     std::string text;
     std::mt19937 random(5);
@@ -322,6 +326,8 @@ TEST_CASE("tokenizer: concurrent use from several threads gives the single-threa
           "[tokenizer]") {
   std::vector<std::string> texts;
   for (const auto& [path, content] : strata_sources()) texts.push_back(content);
+  // Under a sanitizer (TSan finds a race on the first overlapping call), 40 of the files.
+  texts.resize(std::min(texts.size(), strata::test::full_or_sanitized(texts.size(), 40)));
   for (Encoding encoding : kEncodings) {
     auto tokenizer = real_tokenizer(encoding);
     std::vector<std::size_t> expected;
@@ -358,8 +364,10 @@ TEST_CASE("tokenizer: the estimator never undercounts the real tokenizers", "[to
   for (const auto& plan : load_test_plans()) corpus.push_back(plan.sample);
   // Random Unicode and random mixes of the pattern's edge cases.
   std::mt19937 random(17);
-  for (int i = 0; i < 2000; ++i) corpus.push_back(random_unicode(random, 1 + random() % 64));
-  for (int i = 0; i < 2000; ++i) corpus.push_back(random_text(random, 1 + random() % 64));
+  // 2000 of each (500 under a sanitizer: see sanitized.h).
+  const std::size_t randoms = strata::test::full_or_sanitized(2000, 500);
+  for (std::size_t i = 0; i < randoms; ++i) corpus.push_back(random_unicode(random, 1 + random() % 64));
+  for (std::size_t i = 0; i < randoms; ++i) corpus.push_back(random_text(random, 1 + random() % 64));
   for (Encoding encoding : kEncodings) {
     auto tokenizer = real_tokenizer(encoding);
     std::size_t undercounts = 0;
