@@ -326,8 +326,8 @@ TEST_CASE("tokenizer: concurrent use from several threads gives the single-threa
           "[tokenizer]") {
   std::vector<std::string> texts;
   for (const auto& [path, content] : strata_sources()) texts.push_back(content);
-  // Under a sanitizer, 40 of the files: still 77-80 count/encode/decode rounds per thread on the shared
-  // tokenizer, overlapping the other three threads' rounds.
+  // Under a sanitizer, 40 of the files: still 77-80 count/encode/decode rounds per thread on
+  // the shared tokenizer, overlapping the other three threads' rounds.
   texts.resize(std::min(texts.size(), strata::test::full_or_sanitized(texts.size(), 40)));
   for (Encoding encoding : kEncodings) {
     auto tokenizer = real_tokenizer(encoding);
