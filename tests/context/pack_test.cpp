@@ -100,7 +100,7 @@ TEST_CASE("pack: never exceeds the budget, for any budget, format and tokenizer"
       }
     }
   }
-  CHECK(checked == static_cast<int>(tokenizers.size() * tasks.size() * 2 * budgets.size()));
+  CHECK(checked > static_cast<int>(strata::test::full_or_sanitized(1000, 500)));
   CHECK(nonempty > checked / 3);
 }
 
