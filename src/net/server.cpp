@@ -34,7 +34,7 @@ namespace strata::net {
 namespace detail {
 
 using asio::ip::tcp;
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 namespace {
 constexpr std::size_t kReadBufferBytes = 4096;
@@ -96,7 +96,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
         strand_(asio::make_strand(core_->io->get_executor())),
         id_(id),
         parser_(HttpLimits{core_->options.max_header_bytes, core_->options.handler.max_body_bytes}),
-        last_activity_(Clock::now()) {}
+        last_activity_(SteadyClock::now()) {}
 
   void start() {
     sink_ = std::make_shared<ConnectionSink>(weak_from_this(), core_->options.handler.max_send_queue_bytes);
@@ -127,7 +127,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
                         self->write_in_flight_ = false;
                         self->sink_->wrote(n);
                         if (ec) return self->finish();
-                        self->last_activity_ = Clock::now();
+                        self->last_activity_ = SteadyClock::now();
                         // Back-pressure relief: once a queue that went over the limit has
                         // drained to half, paused subscriptions resume.
                         if (self->channel_ && self->sink_->over_limit.load(std::memory_order_relaxed) &&
@@ -146,7 +146,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   }
 
   // Strand: once a second.
-  void tick(Clock::time_point now) {
+  void tick(SteadyClock::time_point now) {
     if (socket_closed_) return;
     if (mode_ == Mode::kHttp) {
       if (close_after_write_) return;
@@ -207,7 +207,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
         strand_, asio::buffer(buffer_.get(), kReadBufferBytes),
         [self = shared_from_this()](std::error_code ec, std::size_t n) {
           if (ec) return self->finish();
-          self->last_activity_ = Clock::now();
+          self->last_activity_ = SteadyClock::now();
           self->consume(std::string_view(self->buffer_.get(), n));
           if (!self->socket_closed_ && !self->close_after_write_) self->read();
         });
@@ -215,7 +215,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
 
   void consume(std::string_view data) {
     if (mode_ == Mode::kHttp) {
-      if (pending_.empty() && !parser_.started()) request_started_ = Clock::now();
+      if (pending_.empty() && !parser_.started()) request_started_ = SteadyClock::now();
       pending_.append(data);
       process_http();
       return;
@@ -246,7 +246,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
           break;
         }
         case WsEvent::Kind::kPong:
-          last_pong_ = Clock::now();
+          last_pong_ = SteadyClock::now();
           break;
         case WsEvent::Kind::kClose:
           send_close(event.close_code == ws_close::kNoStatus ? ws_close::kNormal : event.close_code, "");
@@ -285,7 +285,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
       dispatch(request);
       // A pipelined request's header clock starts when the server gets to it, not while it
       // was answering the ones before it.
-      request_started_ = Clock::now();
+      request_started_ = SteadyClock::now();
     }
     // Bytes the client sent right after the handshake are WebSocket frames.
     if (mode_ == Mode::kWebSocket && !pending_.empty()) {
@@ -390,7 +390,7 @@ class Connection final : public std::enable_shared_from_this<Connection> {
     sink_->send_raw(std::move(response), /*front=*/true);
     mode_ = Mode::kWebSocket;
     ws_reader_ = std::make_unique<WsReader>(core_->options.handler.max_body_bytes, /*expect_masked=*/true);
-    last_pong_ = last_ping_ = Clock::now();
+    last_pong_ = last_ping_ = SteadyClock::now();
     sink_->websocket = true;
     channel_ = std::move(*channel);
     core_->websocket_open.fetch_add(1);
@@ -449,10 +449,10 @@ class Connection final : public std::enable_shared_from_this<Connection> {
   bool write_in_flight_ = false;
   std::unique_ptr<WsReader> ws_reader_;
   std::shared_ptr<Channel> channel_;
-  Clock::time_point last_activity_;
-  Clock::time_point request_started_{};
-  Clock::time_point last_ping_{};
-  Clock::time_point last_pong_{};
+  SteadyClock::time_point last_activity_;
+  SteadyClock::time_point request_started_{};
+  SteadyClock::time_point last_ping_{};
+  SteadyClock::time_point last_pong_{};
 };
 
 // --- ConnectionSink ------------------------------------------------------------------------
@@ -587,7 +587,7 @@ void ServerCore::schedule_tick() {
   ticker->expires_after(std::chrono::seconds(1));
   ticker->async_wait([this, self = shared_from_this()](std::error_code ec) {
     if (ec || stopping.load()) return;
-    auto now = Clock::now();
+    auto now = SteadyClock::now();
     for (auto& c : live_connections()) {
       asio::post(c->strand(), [c, now] { c->tick(now); });
     }
