@@ -2,7 +2,8 @@
 // of 1,000,000 Slack messages and 100,000 pull requests with 2 reviews each (1.3 M records).
 //
 //   strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N]
-//                    [--no-pipeline] [--ingest-only] [--reuse-export]
+//                    [--vocabulary N] [--no-pipeline] [--ingest-only] [--reuse-export]
+//                    [--only slack|github]
 //
 // Prints, for the Slack and GitHub connectors: the parse rate (connector -> a counting sink)
 // and the ingest rate (connector -> ContextEngine: SQLite FTS5 index, edges, redaction),
@@ -11,7 +12,8 @@
 // ingests on one thread (IngestOptions::pipeline = false); --ingest-only skips the parse and
 // baseline phases and --reuse-export ingests the export a --keep run left in --dir (of the
 // same size) instead of writing it again, without the incremental phase (both for comparing
-// two builds or settings).
+// two builds or settings). --vocabulary N writes text drawn from N words by Zipf's law
+// instead of 32 words drawn uniformly (sor_export.h, Words): an index closer to real chat.
 #include <unistd.h>
 
 #include <time.h>
@@ -108,7 +110,7 @@ double load_average() {
 int main(int argc, char** argv) {
   bool quick = false, keep = false, pipeline = true, ingest_only = false, reuse = false;
   std::string dir, only;
-  std::size_t messages = 0, pulls = 0;
+  std::size_t messages = 0, pulls = 0, vocabulary = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--quick") quick = true;
@@ -120,10 +122,11 @@ int main(int argc, char** argv) {
     else if (a == "--only" && i + 1 < argc && (std::string_view(argv[i + 1]) == "slack" || std::string_view(argv[i + 1]) == "github")) only = argv[++i];
     else if (a == "--messages" && i + 1 < argc) messages = std::strtoull(argv[++i], nullptr, 10);
     else if (a == "--pulls" && i + 1 < argc) pulls = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--vocabulary" && i + 1 < argc) vocabulary = std::strtoull(argv[++i], nullptr, 10);
     else {
       std::fprintf(stderr,
                    "usage: strata_sor_bench [--quick] [--dir <scratch>] [--keep] [--messages N] [--pulls N]"
-                   " [--no-pipeline] [--ingest-only] [--reuse-export] [--only slack|github]\n");
+                   " [--vocabulary N] [--no-pipeline] [--ingest-only] [--reuse-export] [--only slack|github]\n");
       return 2;
     }
   }
@@ -134,6 +137,7 @@ int main(int argc, char** argv) {
   }
   if (messages > 0) size.messages = messages;
   if (pulls > 0) size.pulls = pulls;
+  size.vocabulary = vocabulary;
   if (dir.empty()) dir = (std::filesystem::temp_directory_path() / ("strata-sor-bench-" + std::to_string(::getpid()))).string();
   if (reuse && (dir.empty() || !std::filesystem::exists(dir + "/slack") || !std::filesystem::exists(dir + "/github"))) {
     std::fprintf(stderr, "--reuse-export: no export in --dir (write one with --keep first)\n");
@@ -151,7 +155,14 @@ int main(int argc, char** argv) {
   std::printf("strata_sor_bench%s — %zu records (%zu Slack messages, %zu pull requests, %zu reviews), load %.2f\n",
               quick ? " --quick" : "", records, size.messages, size.pulls, size.pulls * size.reviews_per_pull,
               load_average());
-  std::printf("  export written in %.1f s\n", seconds_since(t0));
+  if (reuse) {
+    std::printf("  export reused from %s\n", dir.c_str());
+  } else if (size.vocabulary == 0) {
+    std::printf("  export written in %.1f s (text: 32 words, drawn uniformly)\n", seconds_since(t0));
+  } else {
+    std::printf("  export written in %.1f s (text: %zu words, drawn by Zipf's law)\n", seconds_since(t0),
+                size.vocabulary);
+  }
   const double target = 50'000;
   int failures = 0;
 

@@ -2,6 +2,7 @@
 // REST API JSON), shared by strata_sor_export_gen and strata_sor_bench.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +21,7 @@ struct ExportSize {
   std::size_t private_channels = 10;
   std::size_t users = 200;
   std::size_t messages_per_day = 200;
+  std::size_t vocabulary = 0;  // see Words
 };
 
 inline const char* kWords[] = {"deploy", "rollback", "latency", "billing", "migration", "schema", "cache", "retry",
@@ -27,14 +29,56 @@ inline const char* kWords[] = {"deploy", "rollback", "latency", "billing", "migr
                                "dashboard", "release", "canary", "feature", "flag", "oncall", "review", "merge",
                                "upload", "parser", "memory", "leak", "thread", "lock", "queue", "backoff"};
 
-inline std::string sentence(std::mt19937_64& rng, int words) {
-  std::string s;
-  for (int i = 0; i < words; ++i) {
-    if (i) s += ' ';
-    s += kWords[rng() % (sizeof kWords / sizeof kWords[0])];
+// The words of the generated text.
+//   vocabulary 0   the 32 words above, drawn uniformly: the export of every figure in
+//                  docs/benchmarks.md up to the ninth pass (byte for byte the same files);
+//   vocabulary N   N pronounceable pseudo-words drawn by Zipf's law (the k-th most common
+//                  word has weight 1/k), as words are in prose and chat: a few words make
+//                  most of the text and most words are rare. The full-text index then holds
+//                  N terms instead of 32, with doclists of every length.
+class Words {
+ public:
+  explicit Words(std::size_t vocabulary = 0) {
+    if (vocabulary == 0) return;
+    static const char* const kSyllables[] = {"ba", "de", "ki", "lo", "mu", "na", "pe", "ri", "so", "tu", "va",
+                                             "ze", "ga", "ho", "ju", "fi", "ca", "we", "xo", "yu"};
+    constexpr std::size_t kBase = sizeof kSyllables / sizeof kSyllables[0];
+    words_.reserve(vocabulary);
+    cdf_.reserve(vocabulary);
+    double total = 0;
+    for (std::size_t k = 0; k < vocabulary; ++k) {
+      // k + kBase written in base kBase, one syllable a digit: unique, at least two
+      // syllables, and the common words are the short ones.
+      std::size_t digits[24];
+      int n = 0;
+      for (std::size_t v = k + kBase; v > 0; v /= kBase) digits[n++] = v % kBase;
+      std::string w;
+      while (n > 0) w += kSyllables[digits[--n]];
+      words_.push_back(std::move(w));
+      total += 1.0 / static_cast<double>(k + 1);
+      cdf_.push_back(total);
+    }
   }
-  return s;
-}
+
+  [[nodiscard]] std::string sentence(std::mt19937_64& rng, int words) const {
+    std::string s;
+    for (int i = 0; i < words; ++i) {
+      if (i) s += ' ';
+      if (words_.empty()) {
+        s += kWords[rng() % (sizeof kWords / sizeof kWords[0])];
+      } else {
+        const double u = static_cast<double>(rng() >> 11) * 0x1.0p-53 * cdf_.back();
+        const auto at = static_cast<std::size_t>(std::upper_bound(cdf_.begin(), cdf_.end(), u) - cdf_.begin());
+        s += words_[std::min(at, words_.size() - 1)];
+      }
+    }
+    return s;
+  }
+
+ private:
+  std::vector<std::string> words_;
+  std::vector<double> cdf_;
+};
 
 inline std::string day_name(std::size_t day) {
   // Days from 2023-01-01 (month lengths of a non-leap year).
@@ -57,10 +101,17 @@ inline std::string day_name(std::size_t day) {
 inline std::size_t write_synthetic_export(const std::string& dir, const ExportSize& size) {
   namespace fs = std::filesystem;
   std::mt19937_64 rng(42);
+  const Words words(size.vocabulary);
+  auto sentence = [&words](std::mt19937_64& r, int n) { return words.sentence(r, n); };
   const std::string slack = dir + "/slack", gh = dir + "/github";
   fs::create_directories(slack);
   fs::create_directories(gh + "/pulls");
-  auto user_id = [](std::size_t u) { return "U" + std::to_string(100000 + u); };
+  // Appended rather than "U" + to_string(): gcc 12 at -O2 reports a false -Wrestrict there.
+  auto user_id = [](std::size_t u) {
+    std::string id = "U";
+    id += std::to_string(100000 + u);
+    return id;
+  };
   {
     std::ofstream out(slack + "/users.json");
     out << "[";
@@ -155,6 +206,8 @@ inline std::size_t write_synthetic_export(const std::string& dir, const ExportSi
 inline std::size_t write_slack_increment(const std::string& dir, const ExportSize& size, std::size_t per_channel,
                                          std::vector<std::string>* files = nullptr) {
   std::mt19937_64 rng(7);
+  const Words words(size.vocabulary);
+  auto sentence = [&words](std::mt19937_64& r, int n) { return words.sentence(r, n); };
   const std::size_t channel_messages = (size.messages + size.channels - 1) / size.channels;
   const std::size_t day = (channel_messages + size.messages_per_day - 1) / size.messages_per_day;
   const std::int64_t base = 1672531200 + static_cast<std::int64_t>(day) * 86400;

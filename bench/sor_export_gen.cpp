@@ -1,7 +1,10 @@
 // strata_sor_export_gen — writes a synthetic Slack workspace export and GitHub REST API dump
 // in the real formats (bench/sor_export.h).
 //
-//   strata_sor_export_gen <dir> [--messages N] [--pulls N]     # defaults: 1,000,000 and 100,000
+//   strata_sor_export_gen <dir> [--messages N] [--pulls N] [--vocabulary N]
+//
+// Defaults: 1,000,000 messages, 100,000 pull requests, and text of 32 words drawn uniformly;
+// --vocabulary N draws it from N words by Zipf's law instead (sor_export.h, Words).
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -10,7 +13,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: strata_sor_export_gen <dir> [--messages N] [--pulls N]\n");
+    std::fprintf(stderr, "usage: strata_sor_export_gen <dir> [--messages N] [--pulls N] [--vocabulary N]\n");
     return 2;
   }
   strata::bench::ExportSize size;
@@ -18,6 +21,7 @@ int main(int argc, char** argv) {
     const std::string a = argv[i];
     if (a == "--messages") size.messages = std::strtoull(argv[i + 1], nullptr, 10);
     else if (a == "--pulls") size.pulls = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (a == "--vocabulary") size.vocabulary = std::strtoull(argv[i + 1], nullptr, 10);
   }
   const std::size_t records = strata::bench::write_synthetic_export(argv[1], size);
   std::printf("wrote %zu records (%zu messages, %zu pull requests, %zu reviews) under %s\n", records, size.messages,
