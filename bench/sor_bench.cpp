@@ -156,7 +156,8 @@ int main(int argc, char** argv) {
               quick ? " --quick" : "", records, size.messages, size.pulls, size.pulls * size.reviews_per_pull,
               load_average());
   if (reuse) {
-    std::printf("  export reused from %s\n", dir.c_str());
+    std::printf("  export reused from %s%s\n", dir.c_str(),
+                size.vocabulary != 0 ? " (--vocabulary applies only when an export is written)" : "");
   } else if (size.vocabulary == 0) {
     std::printf("  export written in %.1f s (text: 32 words, drawn uniformly)\n", seconds_since(t0));
   } else {

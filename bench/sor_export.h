@@ -35,7 +35,7 @@ inline const char* kWords[] = {"deploy", "rollback", "latency", "billing", "migr
 //   vocabulary N   N pronounceable pseudo-words drawn by Zipf's law (the k-th most common
 //                  word has weight 1/k), as words are in prose and chat: a few words make
 //                  most of the text and most words are rare. The full-text index then holds
-//                  N terms instead of 32, with doclists of every length.
+//                  up to N terms instead of 32, with doclists of every length.
 class Words {
  public:
   explicit Words(std::size_t vocabulary = 0) {
