@@ -64,7 +64,13 @@ console.log(`conformance: server at ${baseUrl}`)
 const report = join(work, "report.json")
 const vitest = join(nodeDir, "node_modules", "vitest", "vitest.mjs")
 const code = await new Promise((resolve) => {
-  const child = spawn(process.execPath, [vitest, "run", "--root", work, "--reporter=dot",
+  // vitest gives a test 5 s unless the test sets its own limit. Against strata's server
+  // (`all`), moving the suite's large payloads took longer than that once, in a CI run whose
+  // dev tests shared the two cores with a build: there 30 s keeps a hung test a failure
+  // without failing a loaded machine. A `report` run keeps 5 s: the reference server leaves
+  // some tests hanging until the limit, and they fail either way.
+  const limit = expect === "all" ? ["--testTimeout=30000"] : []
+  const child = spawn(process.execPath, [vitest, "run", "--root", work, "--reporter=dot", ...limit,
     "--reporter=json", `--outputFile.json=${report}`, "conformance.test.mjs"],
     { stdio: "inherit", env: { ...process.env, DS_BASE_URL: baseUrl, DS_SUBSCRIPTIONS: subscriptions ? "1" : "0" } })
   child.on("exit", (c) => resolve(c ?? 1))
