@@ -102,7 +102,6 @@ inline std::size_t write_synthetic_export(const std::string& dir, const ExportSi
   namespace fs = std::filesystem;
   std::mt19937_64 rng(42);
   const Words words(size.vocabulary);
-  auto sentence = [&words](std::mt19937_64& r, int n) { return words.sentence(r, n); };
   const std::string slack = dir + "/slack", gh = dir + "/github";
   fs::create_directories(slack);
   fs::create_directories(gh + "/pulls");
@@ -152,7 +151,7 @@ inline std::size_t write_synthetic_export(const std::string& dir, const ExportSi
         char ts[32];
         std::snprintf(ts, sizeof ts, "%lld.%06zu", static_cast<long long>(base + static_cast<std::int64_t>(k) * 60), k);
         out << (k ? "," : "") << "{\"type\":\"message\",\"user\":\"" << user_id(rng() % size.users) << "\",\"text\":\""
-            << sentence(rng, 12 + static_cast<int>(rng() % 20)) << "\",\"ts\":\"" << ts << "\"";
+            << words.sentence(rng, 12 + static_cast<int>(rng() % 20)) << "\",\"ts\":\"" << ts << "\"";
         if (k % 5 == 0) thread_ts = ts;
         else if (k % 5 == 2) out << ",\"thread_ts\":\"" << thread_ts << "\"";
         if (k % 17 == 0) out << ",\"edited\":{\"user\":\"U100000\",\"ts\":\"" << ts << "\"}";
@@ -173,8 +172,8 @@ inline std::size_t write_synthetic_export(const std::string& dir, const ExportSi
     for (std::size_t k = 0; k < page_size && page * page_size + k < size.pulls; ++k) {
       const std::size_t n = page * page_size + k + 1;
       const std::string day = day_name(n % 700);
-      out << (k ? "," : "") << "{\"number\":" << n << ",\"title\":\"" << sentence(rng, 6) << "\",\"state\":\"closed\","
-          << "\"user\":{\"login\":\"user" << rng() % size.users << "\"},\"body\":\"" << sentence(rng, 40)
+      out << (k ? "," : "") << "{\"number\":" << n << ",\"title\":\"" << words.sentence(rng, 6) << "\",\"state\":\"closed\","
+          << "\"user\":{\"login\":\"user" << rng() % size.users << "\"},\"body\":\"" << words.sentence(rng, 40)
           << " Fixes #" << (n + 7) << "\",\"created_at\":\"" << day << "T10:00:00Z\",\"updated_at\":\"" << day
           << "T12:00:00Z\",\"merged_at\":\"" << day << "T12:00:00Z\",\"base\":{\"ref\":\"main\"},\"head\":{\"ref\":\"b" << n
           << "\"},\"html_url\":\"https://github.com/acme/api/pull/" << n << "\"}";
@@ -185,7 +184,7 @@ inline std::size_t write_synthetic_export(const std::string& dir, const ExportSi
       for (std::size_t r = 0; r < size.reviews_per_pull; ++r) {
         rv << (r ? "," : "") << "{\"id\":" << (n * 10 + r) << ",\"user\":{\"login\":\"user" << rng() % size.users
            << "\"},\"state\":\"" << (r + 1 == size.reviews_per_pull ? "APPROVED" : "CHANGES_REQUESTED")
-           << "\",\"body\":\"" << sentence(rng, 10) << "\",\"submitted_at\":\"" << day << "T11:00:00Z\"}";
+           << "\",\"body\":\"" << words.sentence(rng, 10) << "\",\"submitted_at\":\"" << day << "T11:00:00Z\"}";
         ++reviews;
       }
       rv << "]";
@@ -207,7 +206,6 @@ inline std::size_t write_slack_increment(const std::string& dir, const ExportSiz
                                          std::vector<std::string>* files = nullptr) {
   std::mt19937_64 rng(7);
   const Words words(size.vocabulary);
-  auto sentence = [&words](std::mt19937_64& r, int n) { return words.sentence(r, n); };
   const std::size_t channel_messages = (size.messages + size.channels - 1) / size.channels;
   const std::size_t day = (channel_messages + size.messages_per_day - 1) / size.messages_per_day;
   const std::int64_t base = 1672531200 + static_cast<std::int64_t>(day) * 86400;
@@ -221,7 +219,7 @@ inline std::size_t write_slack_increment(const std::string& dir, const ExportSiz
       char ts[32];
       std::snprintf(ts, sizeof ts, "%lld.%06zu", static_cast<long long>(base + static_cast<std::int64_t>(k) * 8), k);
       out << (k ? "," : "") << "{\"type\":\"message\",\"user\":\"U" << (100000 + rng() % size.users)
-          << "\",\"text\":\"" << sentence(rng, 12 + static_cast<int>(rng() % 20)) << "\",\"ts\":\"" << ts << "\"}";
+          << "\",\"text\":\"" << words.sentence(rng, 12 + static_cast<int>(rng() % 20)) << "\",\"ts\":\"" << ts << "\"}";
       ++written;
     }
     out << "]";
