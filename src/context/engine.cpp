@@ -460,9 +460,25 @@ class IndexSink final : public PreparedSink {
                                            .bind(1, id),
                                        "delete file substrings"));
     }
+    // files_fts is contentless: its row goes by giving its terms back, re-derived from the
+    // file's row and chunk names before they go.
+    Stmt& row = stmt(1, "SELECT path, content FROM files WHERE id = ?1");
+    if (!row.ok()) return sqlite_error(db_, "read file");
+    row.bind(1, id);
+    const int found = row.step();
+    if (found == SQLITE_ROW) {
+      Status derived = derive_file_terms(id, row.text_view(0), row.text_view(1), stmt(20, kChunkNamesSql), terms_);
+      row.reset();
+      STRATA_RETURN_IF_ERROR(derived);
+      Stmt& fts = stmt(21, "INSERT INTO files_fts(files_fts, rowid, path, symbols, body) VALUES('delete', ?1, ?2, ?3, ?4)");
+      fts.bind(1, id).bind_ref(2, terms_.path).bind_ref(3, terms_.symbols).bind_ref(4, terms_.body);
+      STRATA_RETURN_IF_ERROR(step_done(fts, "delete file terms"));
+    } else {
+      row.reset();
+      if (found != SQLITE_DONE) return sqlite_error(db_, "read file");
+    }
     STRATA_RETURN_IF_ERROR(step_done(stmt(0, "DELETE FROM files WHERE id = ?1").bind(1, id), "delete file"));
     delta_.removed_files.push_back(id);
-    STRATA_RETURN_IF_ERROR(step_done(stmt(1, "DELETE FROM files_fts WHERE rowid = ?1").bind(1, id), "delete file terms"));
     STRATA_RETURN_IF_ERROR(step_done(stmt(2, "DELETE FROM chunks WHERE file_id = ?1").bind(1, id), "delete chunks"));
     return step_done(stmt(13, "DELETE FROM file_stamps WHERE file_id = ?1").bind(1, id), "delete stamp");
   }
@@ -555,7 +571,7 @@ class IndexSink final : public PreparedSink {
     }
     report_.chunks += chunks.size();
     Stmt& fts = stmt(8, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
-    fts.bind(1, id).bind_ref(2, p.path_terms).bind_ref(3, p.symbols).bind_ref(4, p.body_terms);
+    fts.bind(1, id).bind_ref(2, p.terms.path).bind_ref(3, p.terms.symbols).bind_ref(4, p.terms.body);
     return step_done(fts, "insert file terms");
   }
 
@@ -591,7 +607,7 @@ class IndexSink final : public PreparedSink {
       STRATA_RETURN_IF_ERROR(step_done(cf, "insert commit file"));
     }
     Stmt& fts = stmt(11, "INSERT INTO commits_fts(rowid, message, paths) VALUES(?1, ?2, ?3)");
-    fts.bind(1, id).bind_ref(2, p.body_terms).bind_ref(3, p.paths);
+    fts.bind(1, id).bind_ref(2, p.terms.body).bind_ref(3, p.paths);
     return step_done(fts, "insert commit terms");
   }
 
@@ -616,7 +632,8 @@ class IndexSink final : public PreparedSink {
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
   bool wrote_files_ = false, wrote_commits_ = false;  // this scan put a file / a commit
-  Stmt stmts_[20];
+  Stmt stmts_[22];
+  FileTerms terms_;  // delete_file's re-derived terms (buffers kept between rows)
   CatalogDelta delta_;
 };
 

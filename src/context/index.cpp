@@ -14,7 +14,11 @@ namespace strata::context::detail {
 namespace {
 
 constexpr const char* kFormat = "strata-context-index";
-constexpr const char* kVersion = "1";
+// 2: files_fts is contentless (version 1 kept a copy of every term stream in it). Version 1
+// indexes are still read; a writer opening one rebuilds files_fts (rebuild_full_text). Raise
+// it when the terms a file yields change (FileTerms, index_terms): the rebuild follows.
+constexpr const char* kVersion = "2";
+constexpr const char* kFirstVersion = "1";
 
 const char* const kSchema = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -24,10 +28,6 @@ CREATE TABLE files(
   commit_hash TEXT NOT NULL, language TEXT NOT NULL, bytes INTEGER NOT NULL,
   lines INTEGER NOT NULL, flags INTEGER NOT NULL, access TEXT NOT NULL, content BLOB NOT NULL,
   UNIQUE(source, path));
-CREATE VIRTUAL TABLE files_fts USING fts5(path, symbols, body,
-  tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
-INSERT INTO files_fts(files_fts, rank) VALUES('hashsize', 16777216);
-CREATE VIRTUAL TABLE files_vocab USING fts5vocab(files_fts, 'row');
 CREATE TABLE chunks(
   id INTEGER PRIMARY KEY, file_id INTEGER NOT NULL, kind INTEGER NOT NULL, name TEXT NOT NULL,
   qualified TEXT NOT NULL, start_line INTEGER NOT NULL, end_line INTEGER NOT NULL,
@@ -42,6 +42,18 @@ CREATE VIRTUAL TABLE commits_fts USING fts5(message, paths,
 CREATE TABLE commit_files(commit_id INTEGER NOT NULL, path TEXT NOT NULL);
 CREATE INDEX commit_files_commit ON commit_files(commit_id);
 CREATE INDEX commit_files_path ON commit_files(path);
+)sql";
+
+// The full-text table of files, and its vocabulary. Contentless (content=''): it keeps the
+// inverted index and each row's length in tokens, not the term streams themselves, which are
+// re-derived from the files and chunks rows to delete a row (FileTerms). That halves what a
+// bulk ingest writes into FTS5 (docs/benchmarks.md, tenth pass). No query reads its columns:
+// MATCH, bm25() and the docsize table work on a contentless table as on any other.
+const char* const kFullTextSchema = R"sql(
+CREATE VIRTUAL TABLE files_fts USING fts5(path, symbols, body, content='',
+  tokenize="unicode61 remove_diacritics 0 tokenchars '_'");
+INSERT INTO files_fts(files_fts, rank) VALUES('hashsize', 16777216);
+CREATE VIRTUAL TABLE files_vocab USING fts5vocab(files_fts, 'row');
 )sql";
 
 // Added after version 1 first shipped; created when missing, so older indexes gain them on
@@ -66,7 +78,49 @@ CREATE INDEX IF NOT EXISTS files_commit_set ON files(source, commit_hash) WHERE 
 CREATE INDEX IF NOT EXISTS commits_access ON commits(access);
 )sql";
 
+// Replaces files_fts (and files_vocab) with an empty table of kFullTextSchema and indexes
+// every files row again, from what the files and chunks rows keep; then stamps kVersion. In
+// the caller's transaction.
+Status rebuild_full_text(sqlite3* db) {
+  STRATA_RETURN_IF_ERROR(exec(db, "DROP TABLE IF EXISTS files_vocab; DROP TABLE IF EXISTS files_fts;"));
+  STRATA_RETURN_IF_ERROR(exec(db, kFullTextSchema));
+  Stmt files(db, "SELECT id, path, content FROM files ORDER BY id");
+  Stmt names(db, kChunkNamesSql);
+  Stmt insert(db, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
+  if (!files.ok() || !names.ok() || !insert.ok()) return sqlite_error(db, "rebuild the full-text index");
+  FileTerms terms;
+  int rc = SQLITE_ROW;
+  while ((rc = files.step()) == SQLITE_ROW) {
+    const std::int64_t id = files.int64(0);
+    STRATA_RETURN_IF_ERROR(derive_file_terms(id, files.text_view(1), files.text_view(2), names, terms));
+    insert.bind(1, id).bind_ref(2, terms.path).bind_ref(3, terms.symbols).bind_ref(4, terms.body);
+    const int step = insert.step();
+    insert.reset();
+    if (step != SQLITE_DONE) return sqlite_error(db, "rebuild the full-text index");
+  }
+  if (rc != SQLITE_DONE) return sqlite_error(db, "rebuild the full-text index");
+  Stmt stamp(db, "UPDATE meta SET value = ?1 WHERE key = 'version'");
+  stamp.bind(1, std::string_view(kVersion));
+  if (!stamp.ok() || stamp.step() != SQLITE_DONE) return sqlite_error(db, "write meta");
+  return ok_status();
+}
+
 }  // namespace
+
+Status derive_file_terms(std::int64_t id, std::string_view path, std::string_view content, Stmt& chunk_names,
+                         FileTerms& out) {
+  out.path.clear();
+  out.symbols.clear();
+  out.body.clear();
+  out.add_path(path);
+  chunk_names.bind(1, id);
+  int rc = SQLITE_ROW;
+  while ((rc = chunk_names.step()) == SQLITE_ROW) out.add_symbol(chunk_names.text_view(0));
+  chunk_names.reset();
+  if (rc != SQLITE_DONE) return internal_error("read the chunks of file " + std::to_string(id));
+  out.add_body(content);
+  return ok_status();
+}
 
 std::string module_of(std::string_view path) {
   const auto dot = path.rfind('.');
@@ -117,7 +171,8 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool va
       return data_loss_error("index " + path + " is not a strata context index");
     }
     Stmt version(db.get(), "SELECT value FROM meta WHERE key = 'version'");
-    if (!version.ok() || version.step() != SQLITE_ROW || version.text(0) != kVersion) {
+    if (!version.ok() || version.step() != SQLITE_ROW ||
+        (version.text(0) != kVersion && version.text(0) != kFirstVersion)) {
       return data_loss_error("index " + path + " has an unsupported schema version");
     }
     Stmt quick(db.get(), "PRAGMA quick_check(1)");
@@ -135,9 +190,24 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool va
   if (!fresh && create_schema) {
     Stmt probe(db.get(), "SELECT 1 FROM sqlite_schema WHERE name = 'files_commit_set'");
     if (!probe.ok()) return sqlite_error(db.get(), "read schema");
-    if (probe.step() != SQLITE_ROW) {
+    const bool has_additions = probe.step() == SQLITE_ROW;
+    probe.reset();  // a statement left on a row would keep tables from being dropped
+    if (!has_additions) {
       STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));
       Status s = exec(db.get(), kSchemaAdditions);
+      if (!s.ok()) {
+        (void)exec(db.get(), "ROLLBACK");
+        return s;
+      }
+      STRATA_RETURN_IF_ERROR(exec(db.get(), "COMMIT"));
+    }
+    // A version 1 index (files_fts kept its term streams): rebuilt contentless, once.
+    Stmt version(db.get(), "SELECT value FROM meta WHERE key = 'version'");
+    if (!version.ok()) return sqlite_error(db.get(), "read meta");
+    if (version.step() == SQLITE_ROW && version.text(0) == kFirstVersion) {
+      version.reset();
+      STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN IMMEDIATE"));
+      Status s = rebuild_full_text(db.get());
       if (!s.ok()) {
         (void)exec(db.get(), "ROLLBACK");
         return s;
@@ -148,6 +218,7 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool va
   if (fresh) {
     STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));
     Status s = exec(db.get(), kSchema);
+    if (s.ok()) s = exec(db.get(), kFullTextSchema);
     if (s.ok()) s = exec(db.get(), kSchemaAdditions);
     if (s.ok()) {
       Stmt meta(db.get(), "INSERT INTO meta(key, value) VALUES('format', ?1), ('version', ?2)");

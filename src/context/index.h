@@ -3,7 +3,8 @@
 //   meta(key, value)                 format marker, schema version
 //   cursors(connector, cursor, commit_hash)
 //   files(id, source, path, hash, commit_hash, language, bytes, lines, flags, access, content)
-//   files_fts  FTS5(path, symbols, body)     rowid = files.id; identifier-split term streams
+//   files_fts  FTS5(path, symbols, body)     rowid = files.id; identifier-split term streams;
+//              contentless: the streams are re-derived (FileTerms, derive_file_terms)
 //   chunks(id, file_id, kind, name, qualified, start_line, end_line, sig_end)
 //   commits(id, source, hash, key_hash, author, time, title, message, access)
 //   commits_fts FTS5(message, paths)         rowid = commits.id
@@ -26,6 +27,8 @@
 #include "context/text.h"
 
 namespace strata::context::detail {
+
+class Stmt;  // context/sqlite_util.h
 
 inline constexpr std::uint8_t kFlagTest = 1;
 inline constexpr std::uint8_t kFlagVendored = 2;
@@ -125,6 +128,13 @@ using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
 // `validate`: check an existing file first (format, version, PRAGMA quick_check, which reads
 // all of it); false for a further connection to an index this process has just validated.
 Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool validate = true);
+// The chunk names derive_file_terms reads: bind ?1 to the file's id.
+inline constexpr const char* kChunkNamesSql = "SELECT name FROM chunks WHERE file_id = ?1 ORDER BY id";
+// Re-derives the files_fts values of file `id` from its stored path and content and its
+// chunks' names (`chunk_names`: a statement of kChunkNamesSql, left reset): what ingest put
+// in files_fts for it, so the contentless table can delete the row.
+Status derive_file_terms(std::int64_t id, std::string_view path, std::string_view content, Stmt& chunk_names,
+                         FileTerms& out);
 // Builds the catalog from the database.
 Result<std::shared_ptr<const Catalog>> load_catalog(sqlite3* db);
 // Appends to `catalog` the files with an id above `after_id` (and their named chunks), in id

@@ -34,15 +34,10 @@ PreparedDocument prepare_document(Document doc, std::string hash, bool redact) {
   } else {
     p.chunks = chunk_source(doc.content, language_for_path(doc.path));
     p.lines = count_lines(doc.content);
-    for (const Chunk& c : p.chunks) {
-      if (!c.name.empty()) append_index_terms(c.name, p.symbols);
-    }
-    append_index_terms(doc.path, p.path_terms);
+    for (const Chunk& c : p.chunks) p.terms.add_symbol(c.name);
+    p.terms.add_path(doc.path);
   }
-  // One allocation: the terms are about as long as the text (words, spaces, and the parts of
-  // identifiers), and growing by doubling from empty copied them ~5 times per message.
-  p.body_terms.reserve(doc.content.size() + doc.content.size() / 4 + 16);
-  append_index_terms(doc.content, p.body_terms);
+  p.terms.add_body(doc.content);
   p.doc = std::move(doc);
   p.hash = std::move(hash);
   return p;

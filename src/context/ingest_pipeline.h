@@ -31,9 +31,7 @@ struct PreparedDocument {
   std::string access;       // doc.access '\n'-joined, with a leading and a trailing '\n'
   std::vector<Chunk> chunks;  // files: chunk_source() of the content
   int lines = 0;              // files: count_lines() of the content
-  std::string path_terms;     // files: append_index_terms() of the path
-  std::string symbols;        // files: of the chunks' names
-  std::string body_terms;     // of the content
+  FileTerms terms;            // files: all three; commits: body (of the message) only
   std::string paths;          // commits: of the changed paths
   std::size_t redacted = 0;   // secrets redacted from content and title
   std::map<std::string, std::size_t> redacted_by_kind{};

@@ -61,6 +61,29 @@ std::string index_terms(std::string_view text);
 // Appends index_terms(text) to out.
 void append_index_terms(std::string_view text, std::string& out);
 
+// The three columns of a file's row in the full-text table (files_fts). That table is
+// contentless: a row is deleted by handing the same three values back, re-derived from what
+// the files and chunks rows keep. So what this yields for a file is part of the index format:
+// a change to it (or to index_terms) must raise the index version (index.cpp, kVersion), and
+// an index of an older version has its full-text table rebuilt when a writer opens it.
+struct FileTerms {
+  std::string path;     // index_terms of the file's path
+  std::string symbols;  // of the names of its chunks, in chunk order (unnamed chunks add nothing)
+  std::string body;     // of its content (as stored: redacted)
+
+  // Each is called once per file, add_symbol once per chunk in order.
+  void add_path(std::string_view file_path) { append_index_terms(file_path, path); }
+  void add_symbol(std::string_view chunk_name) {
+    if (!chunk_name.empty()) append_index_terms(chunk_name, symbols);
+  }
+  void add_body(std::string_view content) {
+    // One allocation: the terms are about as long as the text (words, spaces, and the parts
+    // of identifiers), and growing by doubling from empty copied them ~5 times per message.
+    body.reserve(body.size() + content.size() + content.size() / 4 + 16);
+    append_index_terms(content, body);
+  }
+};
+
 // Lowercase ASCII.
 std::string lower(std::string_view s);
 

@@ -26,6 +26,25 @@ inline std::unique_ptr<context::ContextEngine> open_engine(const std::string& pa
   return std::move(*e);
 }
 
+// A connector that puts `docs` in order on every scan. `complete`: the scan says it listed
+// every document (the engine removes the connector's other documents).
+class DocsConnector final : public context::Connector {
+ public:
+  explicit DocsConnector(std::string id = "docs") : id_(std::move(id)) {}
+  std::string id() const override { return id_; }
+  Result<context::ScanResult> scan(std::string_view, context::IngestSink& sink) override {
+    for (const auto& d : docs) STRATA_RETURN_IF_ERROR(sink.put(d));
+    context::ScanResult r;
+    r.complete = complete;
+    return r;
+  }
+  std::vector<context::Document> docs;
+  bool complete = false;
+
+ private:
+  std::string id_;
+};
+
 // A fresh directory, removed at scope exit.
 class ContextTempDir {
  public:

@@ -89,16 +89,6 @@ TEST_CASE("schema: an index with the first version's files_commit index is migra
 
 namespace {
 
-class DocsConnector final : public Connector {
- public:
-  std::string id() const override { return "docs"; }
-  Result<ScanResult> scan(std::string_view, IngestSink& sink) override {
-    for (const auto& d : docs) STRATA_RETURN_IF_ERROR(sink.put(d));
-    return ScanResult{};
-  }
-  std::vector<Document> docs;
-};
-
 std::vector<std::string> spans(ContextEngine& engine, const std::string& text) {
   auto r = engine.retrieve({.text = text});
   REQUIRE(r.ok());
@@ -117,7 +107,7 @@ TEST_CASE("schema: a document whose only chunk is the whole of it has no chunk r
           "[context][schema]") {
   ContextTempDir t;
   const std::string index = t.path("index.db");
-  DocsConnector c;
+  test::DocsConnector c;
   Document chat;
   chat.kind = DocumentKind::kChatMessage;
   chat.path = "slack:C1/1.0";

@@ -61,7 +61,7 @@ class RecordingPreparedSink final : public PreparedSink {
     note("put " + d.path);
     // The key asked about (the tests ask with content_hash), else the hash of the content as read.
     if (!redact && p.hash != content_hash(d.content)) hash_mismatch = true;
-    if (p.body_terms.empty() && !d.content.empty()) unprepared = true;
+    if (p.terms.body.empty() && !d.content.empty()) unprepared = true;
     redacted += p.redacted;
     if (d.kind == DocumentKind::kFile) {
       file_paths.insert(d.path);
@@ -421,9 +421,13 @@ std::vector<std::string> dump(const std::string& index) {
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
   std::vector<std::string> rows;
+  // files_fts keeps no columns (contentless): its index, term by term, position by position.
+  REQUIRE(sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.terms USING fts5vocab(main, files_fts, instance)", nullptr,
+                       nullptr, nullptr) == SQLITE_OK);
   for (const char* sql :
        {"SELECT 'f', source, path, hash, commit_hash, language, bytes, lines, flags, access, content FROM files ORDER BY id",
-        "SELECT 't', f.path, t.path, t.symbols, t.body FROM files_fts t JOIN files f ON f.id = t.rowid ORDER BY f.id",
+        "SELECT 't', f.path, t.col, t.offset, t.term FROM temp.terms t JOIN files f ON f.id = t.doc"
+        " ORDER BY f.id, t.col, t.offset",
         "SELECT 'c', f.path, kind, name, qualified, start_line, end_line, sig_end FROM chunks c JOIN files f"
         " ON f.id = c.file_id ORDER BY c.id",
         "SELECT 'e', source, doc, relation, account, target, time, ord, access FROM edges ORDER BY rowid",
