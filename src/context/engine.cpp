@@ -35,6 +35,10 @@ Result<std::unique_ptr<ContextEngine>> ContextEngine::open(EngineOptions options
     ::close(fd);
     return failed_precondition_error("index " + options.index_path + " is open in another process");
   }
+  if (Status s = upgrade_index(writer->get()); !s.ok()) {  // a version 1 index (index.h)
+    ::close(fd);
+    return s;
+  }
   if (Status s = ensure_edges_schema(writer->get()); !s.ok()) {  // the social graph (people.h)
     ::close(fd);
     return s;

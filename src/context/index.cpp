@@ -107,6 +107,21 @@ Status rebuild_full_text(sqlite3* db) {
 
 }  // namespace
 
+Status upgrade_index(sqlite3* db) {
+  Stmt version(db, "SELECT value FROM meta WHERE key = 'version'");
+  if (!version.ok()) return sqlite_error(db, "read meta");
+  const bool first = version.step() == SQLITE_ROW && version.text(0) == kFirstVersion;
+  version.reset();  // a statement left on a row would keep tables from being dropped
+  if (!first) return ok_status();
+  STRATA_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE"));
+  Status s = rebuild_full_text(db);
+  if (!s.ok()) {
+    (void)exec(db, "ROLLBACK");
+    return s;
+  }
+  return exec(db, "COMMIT");
+}
+
 Status derive_file_terms(std::int64_t id, std::string_view path, std::string_view content, Stmt& chunk_names,
                          FileTerms& out) {
   out.path.clear();
@@ -195,19 +210,6 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool va
     if (!has_additions) {
       STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));
       Status s = exec(db.get(), kSchemaAdditions);
-      if (!s.ok()) {
-        (void)exec(db.get(), "ROLLBACK");
-        return s;
-      }
-      STRATA_RETURN_IF_ERROR(exec(db.get(), "COMMIT"));
-    }
-    // A version 1 index (files_fts kept its term streams): rebuilt contentless, once.
-    Stmt version(db.get(), "SELECT value FROM meta WHERE key = 'version'");
-    if (!version.ok()) return sqlite_error(db.get(), "read meta");
-    if (version.step() == SQLITE_ROW && version.text(0) == kFirstVersion) {
-      version.reset();
-      STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN IMMEDIATE"));
-      Status s = rebuild_full_text(db.get());
       if (!s.ok()) {
         (void)exec(db.get(), "ROLLBACK");
         return s;

@@ -128,6 +128,11 @@ using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
 // `validate`: check an existing file first (format, version, PRAGMA quick_check, which reads
 // all of it); false for a further connection to an index this process has just validated.
 Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool validate = true);
+// Brings an index of an older version that open_index_db accepted up to the current one: a
+// version 1 index has files_fts rebuilt contentless (one transaction; on failure the file is
+// as it was). For the writer, once it holds the index's lock (another process may still use
+// an older index); a no-op on a current index.
+Status upgrade_index(sqlite3* db);
 // The chunk names derive_file_terms reads: bind ?1 to the file's id.
 inline constexpr const char* kChunkNamesSql = "SELECT name FROM chunks WHERE file_id = ?1 ORDER BY id";
 // Re-derives the files_fts values of file `id` from its stored path and content and its

@@ -4,7 +4,10 @@
 // writer opens it; an unknown version is refused untouched.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <string>
@@ -24,7 +27,7 @@ using strata::test::sql_column;
 
 namespace {
 
-Document doc(DocumentKind kind, std::string path, std::string content) {
+Document make_doc(DocumentKind kind, std::string path, std::string content) {
   Document d;
   d.kind = kind;
   d.path = std::move(path);
@@ -37,14 +40,14 @@ Document doc(DocumentKind kind, std::string path, std::string content) {
 // is redacted before it is indexed), text.
 std::vector<Document> first_docs() {
   return {
-      doc(DocumentKind::kFile, "src/walrus.py",
+      make_doc(DocumentKind::kFile, "src/walrus.py",
           "import os\n\ndef feed_walrus(n):\n    return n\n\nclass WalrusPen:\n    def open_gate(self):\n        pass\n"),
-      doc(DocumentKind::kFile, "src/seal.cpp", "int bark_seal(int x) {\n  return x + 1;\n}\n"),
-      doc(DocumentKind::kFile, "src/gone.py", "def vanish_soon():\n    return 'narwhal'\n"),
-      doc(DocumentKind::kChatMessage, "slack:C1/1.0", "the walrus deploy failed, retrying"),
-      doc(DocumentKind::kChatMessage, "slack:C1/2.0", "token = \"abcd1234efgh5678ijkl\" for the walrus job"),
-      doc(DocumentKind::kChatMessage, "slack:C1/3.0", "narwhal sighting near the pier"),
-      doc(DocumentKind::kDoc, "docs/pen.md", "# Pen\n\nThe walrus pen opens at dawn.\n"),
+      make_doc(DocumentKind::kFile, "src/seal.cpp", "int bark_seal(int x) {\n  return x + 1;\n}\n"),
+      make_doc(DocumentKind::kFile, "src/gone.py", "def vanish_soon():\n    return 'narwhal'\n"),
+      make_doc(DocumentKind::kChatMessage, "slack:C1/1.0", "the walrus deploy failed, retrying"),
+      make_doc(DocumentKind::kChatMessage, "slack:C1/2.0", "token = \"abcd1234efgh5678ijkl\" for the walrus job"),
+      make_doc(DocumentKind::kChatMessage, "slack:C1/3.0", "narwhal sighting near the pier"),
+      make_doc(DocumentKind::kDoc, "docs/pen.md", "# Pen\n\nThe walrus pen opens at dawn.\n"),
   };
 }
 
@@ -56,21 +59,21 @@ std::vector<Document> second_docs() {
   docs.erase(docs.begin() + 2);  // src/gone.py
   docs[2].content = "the walrus deploy worked after all";  // slack:C1/1.0, edited
   docs.erase(docs.begin() + 4);  // slack:C1/3.0
-  docs.push_back(doc(DocumentKind::kFile, "src/otter.py", "def swim_otter():\n    return 'kelp'\n"));
+  docs.push_back(make_doc(DocumentKind::kFile, "src/otter.py", "def swim_otter():\n    return 'kelp'\n"));
   return docs;
 }
 
 // Every posting of files_fts with its file's path; the vocabulary per term (documents,
 // occurrences), which counts postings of rows that no longer exist too; the postings that
 // belong to no file (must be none).
-struct Terms {
+struct PostingDump {
   std::vector<std::string> postings, vocabulary;
   std::string orphans;
-  bool operator==(const Terms&) const = default;
+  bool operator==(const PostingDump&) const = default;
 };
 
-Terms terms_of(const std::string& index) {
-  Terms t;
+PostingDump terms_of(const std::string& index) {
+  PostingDump t;
   sqlite3* db = nullptr;
   REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
   REQUIRE(sqlite3_exec(db, "CREATE VIRTUAL TABLE temp.postings USING fts5vocab(main, files_fts, instance)", nullptr,
@@ -94,7 +97,7 @@ Terms terms_of(const std::string& index) {
   return t;
 }
 
-std::vector<std::string> ranked(ContextEngine& engine, const std::string& text) {
+std::vector<std::string> scored_spans(ContextEngine& engine, const std::string& text) {
   auto r = engine.retrieve({.text = text});
   REQUIRE(r.ok());
   std::vector<std::string> out;
@@ -103,7 +106,7 @@ std::vector<std::string> ranked(ContextEngine& engine, const std::string& text) 
 }
 
 // Ingests `docs` into the index at `index`.
-void ingest(const std::string& index, std::vector<Document> docs) {
+void ingest_docs(const std::string& index, std::vector<Document> docs) {
   auto engine = test::open_engine(index);
   test::DocsConnector c;
   c.docs = std::move(docs);
@@ -112,18 +115,44 @@ void ingest(const std::string& index, std::vector<Document> docs) {
   REQUIRE(r.ok());
 }
 
+// Turns the index into what version 1 wrote: files_fts with its content, the same term
+// streams.
+void make_version_1(const std::string& index) {
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_exec(db,
+                       "DROP TABLE files_vocab; DROP TABLE files_fts;"
+                       " CREATE VIRTUAL TABLE files_fts USING fts5(path, symbols, body,"
+                       "   tokenize=\"unicode61 remove_diacritics 0 tokenchars '_'\");"
+                       " CREATE VIRTUAL TABLE files_vocab USING fts5vocab(files_fts, 'row');"
+                       " UPDATE meta SET value = '1' WHERE key = 'version';",
+                       nullptr, nullptr, nullptr) == SQLITE_OK);
+  detail::Stmt files(db, "SELECT id, path, content FROM files");
+  detail::Stmt names(db, detail::kChunkNamesSql);
+  detail::Stmt insert(db, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
+  detail::FileTerms terms;
+  while (files.step() == SQLITE_ROW) {
+    REQUIRE(detail::derive_file_terms(files.int64(0), files.text_view(1), files.text_view(2), names, terms).ok());
+    insert.bind(1, files.int64(0)).bind(2, terms.path).bind(3, terms.symbols).bind(4, terms.body);
+    REQUIRE(insert.step() == SQLITE_DONE);
+    insert.reset();
+  }
+  files.reset();
+  sqlite3_close(db);
+}
+
 }  // namespace
 
 TEST_CASE("full text: an index updated in place holds exactly the terms of one built from scratch",
           "[context][schema]") {
   ContextTempDir t;
   const std::string updated = t.path("updated.db"), scratch = t.path("scratch.db");
-  ingest(updated, first_docs());
+  ingest_docs(updated, first_docs());
   CHECK(sql_column(updated, "SELECT count(*) FROM files") == std::vector<std::string>{"7"});
-  ingest(updated, second_docs());
-  ingest(scratch, second_docs());
+  ingest_docs(updated, second_docs());
+  ingest_docs(scratch, second_docs());
 
-  const Terms in_place = terms_of(updated), fresh = terms_of(scratch);
+  const PostingDump in_place = terms_of(updated), fresh = terms_of(scratch);
   CHECK(in_place.orphans == "0|");
   CHECK(in_place == fresh);
   // What went away is not found (terms of the removed file, the old symbols, the edit, the
@@ -138,15 +167,15 @@ TEST_CASE("full text: an index updated in place holds exactly the terms of one b
   // Ranking reads the table's totals (rows, tokens): the same scores as from scratch.
   auto a = test::open_engine(updated);
   auto b = test::open_engine(scratch);
-  const auto ranked_in_place = ranked(*a, "walrus deploy otter");
+  const auto ranked_in_place = scored_spans(*a, "walrus deploy otter");
   REQUIRE(ranked_in_place.size() >= 3);
-  CHECK(ranked_in_place == ranked(*b, "walrus deploy otter"));
+  CHECK(ranked_in_place == scored_spans(*b, "walrus deploy otter"));
 }
 
 TEST_CASE("full text: the table keeps no copy of the term streams", "[context][schema]") {
   ContextTempDir t;
   const std::string index = t.path("index.db");
-  ingest(index, first_docs());
+  ingest_docs(index, first_docs());
   CHECK(sql_column(index, "SELECT count(*) FROM sqlite_schema WHERE name = 'files_fts_content'") ==
         std::vector<std::string>{"0"});
   CHECK(sql_column(index, "SELECT value FROM meta WHERE key = 'version'") == std::vector<std::string>{"2"});
@@ -159,39 +188,16 @@ TEST_CASE("full text: a version 1 index is rebuilt contentless when a writer ope
           "[context][schema]") {
   ContextTempDir t;
   const std::string index = t.path("index.db"), scratch = t.path("scratch.db");
-  ingest(index, first_docs());
+  ingest_docs(index, first_docs());
   std::vector<std::string> before;
   {
     auto engine = test::open_engine(index);
-    before = ranked(*engine, "walrus narwhal pen");
+    before = scored_spans(*engine, "walrus narwhal pen");
   }
   REQUIRE(before.size() >= 3);
-  const Terms first = terms_of(index);
+  const PostingDump first = terms_of(index);
 
-  // Turn it into what version 1 wrote: files_fts with its content, the same term streams.
-  {
-    sqlite3* db = nullptr;
-    REQUIRE(sqlite3_open_v2(index.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(db,
-                         "DROP TABLE files_vocab; DROP TABLE files_fts;"
-                         " CREATE VIRTUAL TABLE files_fts USING fts5(path, symbols, body,"
-                         "   tokenize=\"unicode61 remove_diacritics 0 tokenchars '_'\");"
-                         " CREATE VIRTUAL TABLE files_vocab USING fts5vocab(files_fts, 'row');"
-                         " UPDATE meta SET value = '1' WHERE key = 'version';",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
-    detail::Stmt files(db, "SELECT id, path, content FROM files");
-    detail::Stmt names(db, detail::kChunkNamesSql);
-    detail::Stmt insert(db, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
-    detail::FileTerms terms;
-    while (files.step() == SQLITE_ROW) {
-      REQUIRE(detail::derive_file_terms(files.int64(0), files.text_view(1), files.text_view(2), names, terms).ok());
-      insert.bind(1, files.int64(0)).bind(2, terms.path).bind(3, terms.symbols).bind(4, terms.body);
-      REQUIRE(insert.step() == SQLITE_DONE);
-      insert.reset();
-    }
-    files.reset();
-    sqlite3_close(db);
-  }
+  make_version_1(index);
   REQUIRE(sql_column(index, "SELECT count(*) FROM files_fts_content") == std::vector<std::string>{"7"});
   // A reader of version 1 is accepted as it is.
   {
@@ -202,7 +208,7 @@ TEST_CASE("full text: a version 1 index is rebuilt contentless when a writer ope
 
   {
     auto engine = test::open_engine(index);
-    CHECK(ranked(*engine, "walrus narwhal pen") == before);
+    CHECK(scored_spans(*engine, "walrus narwhal pen") == before);
   }
   CHECK(sql_column(index, "SELECT value FROM meta WHERE key = 'version'") == std::vector<std::string>{"2"});
   CHECK(sql_column(index, "SELECT count(*) FROM sqlite_schema WHERE name = 'files_fts_content'") ==
@@ -210,21 +216,42 @@ TEST_CASE("full text: a version 1 index is rebuilt contentless when a writer ope
   CHECK(sql_column(index, "SELECT v FROM files_fts_config WHERE k = 'hashsize'") == std::vector<std::string>{"16777216"});
   CHECK(terms_of(index) == first);
   // Updates after the rebuild delete rows by their re-derived terms: the same as from scratch.
-  ingest(index, second_docs());
-  ingest(scratch, second_docs());
+  ingest_docs(index, second_docs());
+  ingest_docs(scratch, second_docs());
   CHECK(terms_of(index) == terms_of(scratch));
 }
 
 TEST_CASE("full text: an index of an unknown version is refused and left as it was", "[context][schema]") {
   ContextTempDir t;
   const std::string index = t.path("index.db");
-  ingest(index, first_docs());
+  ingest_docs(index, first_docs());
   sql_column(index, "UPDATE meta SET value = '3' WHERE key = 'version'");
-  const Terms before = terms_of(index);
+  const PostingDump before = terms_of(index);
   auto engine = ContextEngine::open({.index_path = index});
   REQUIRE_FALSE(engine.ok());
   CHECK(engine.status().code() == StatusCode::kDataLoss);
   CHECK(engine.status().message().find("unsupported schema version") != std::string::npos);
   CHECK(sql_column(index, "SELECT value FROM meta WHERE key = 'version'") == std::vector<std::string>{"3"});
   CHECK(terms_of(index) == before);
+}
+
+TEST_CASE("full text: a version 1 index locked by another engine is not rebuilt under it", "[context][schema]") {
+  ContextTempDir t;
+  const std::string index = t.path("index.db");
+  ingest_docs(index, first_docs());
+  make_version_1(index);
+  // Another process's engine holds the index (an older strata, still writing version 1).
+  const int fd = ::open(index.c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(::flock(fd, LOCK_EX | LOCK_NB) == 0);
+  auto engine = ContextEngine::open({.index_path = index});
+  ::close(fd);
+  REQUIRE_FALSE(engine.ok());
+  CHECK(engine.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(sql_column(index, "SELECT value FROM meta WHERE key = 'version'") == std::vector<std::string>{"1"});
+  CHECK(sql_column(index, "SELECT count(*) FROM files_fts_content") == std::vector<std::string>{"7"});
+  // Once the lock is free, the next writer rebuilds it.
+  auto later = ContextEngine::open({.index_path = index});
+  REQUIRE(later.ok());
+  CHECK(sql_column(index, "SELECT value FROM meta WHERE key = 'version'") == std::vector<std::string>{"2"});
 }
