@@ -93,7 +93,7 @@ PostingDump terms_of(const std::string& index) {
                     " ORDER BY f.path, p.col, p.offset");
   t.vocabulary = rows("SELECT term, doc, cnt FROM files_vocab ORDER BY term");
   t.orphans = rows("SELECT count(*) FROM temp.postings WHERE doc NOT IN (SELECT id FROM files)").front();
-  sqlite3_close(db);
+  REQUIRE(sqlite3_close(db) == SQLITE_OK);
   return t;
 }
 
@@ -127,18 +127,19 @@ void make_version_1(const std::string& index) {
                        " CREATE VIRTUAL TABLE files_vocab USING fts5vocab(files_fts, 'row');"
                        " UPDATE meta SET value = '1' WHERE key = 'version';",
                        nullptr, nullptr, nullptr) == SQLITE_OK);
-  detail::Stmt files(db, "SELECT id, path, content FROM files");
-  detail::Stmt names(db, detail::kChunkNamesSql);
-  detail::Stmt insert(db, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
-  detail::FileTerms terms;
-  while (files.step() == SQLITE_ROW) {
-    REQUIRE(detail::derive_file_terms(files.int64(0), files.text_view(1), files.text_view(2), names, terms).ok());
-    insert.bind(1, files.int64(0)).bind(2, terms.path).bind(3, terms.symbols).bind(4, terms.body);
-    REQUIRE(insert.step() == SQLITE_DONE);
-    insert.reset();
+  {  // the statements are finalized before the connection closes
+    detail::Stmt files(db, "SELECT id, path, content FROM files");
+    detail::Stmt names(db, detail::kChunkNamesSql);
+    detail::Stmt insert(db, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
+    detail::FileTerms terms;
+    while (files.step() == SQLITE_ROW) {
+      REQUIRE(detail::derive_file_terms(files.int64(0), files.text_view(1), files.text_view(2), names, terms).ok());
+      insert.bind(1, files.int64(0)).bind(2, terms.path).bind(3, terms.symbols).bind(4, terms.body);
+      REQUIRE(insert.step() == SQLITE_DONE);
+      insert.reset();
+    }
   }
-  files.reset();
-  sqlite3_close(db);
+  REQUIRE(sqlite3_close(db) == SQLITE_OK);
 }
 
 }  // namespace
