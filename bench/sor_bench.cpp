@@ -282,6 +282,16 @@ int main(int argc, char** argv) {
       }
     }
   }
+  {
+    // The engine has closed: its log is checkpointed into the file and removed.
+    std::uintmax_t bytes = 0;
+    for (const char* f : {"/ctx.db", "/ctx.db-wal"}) {
+      std::error_code ec;
+      const auto file_bytes = std::filesystem::file_size(dir + f, ec);
+      if (!ec) bytes += file_bytes;
+    }
+    std::printf("  index file after the ingest: %.1f MB\n", static_cast<double>(bytes) / 1e6);
+  }
   if (!ingest_only) {
     std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f  %s\n", "all parse", total_parse, parse_s,
                 total_parse / parse_s, target, total_parse / parse_cpu,
