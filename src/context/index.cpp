@@ -15,8 +15,9 @@ namespace {
 
 constexpr const char* kFormat = "strata-context-index";
 // 2: files_fts is contentless (version 1 kept a copy of every term stream in it). Version 1
-// indexes are still read; a writer opening one rebuilds files_fts (rebuild_full_text). Raise
-// it when the terms a file yields change (FileTerms, index_terms): the rebuild follows.
+// indexes are still read; a writer opening one rebuilds files_fts (upgrade_index). Raise it
+// when the terms a file yields change (FileTerms, index_terms), and accept the version it
+// replaces in open_index_db: upgrade_index rebuilds files_fts of any older version.
 constexpr const char* kVersion = "2";
 constexpr const char* kFirstVersion = "1";
 
@@ -110,9 +111,11 @@ Status rebuild_full_text(sqlite3* db) {
 Status upgrade_index(sqlite3* db) {
   Stmt version(db, "SELECT value FROM meta WHERE key = 'version'");
   if (!version.ok()) return sqlite_error(db, "read meta");
-  const bool first = version.step() == SQLITE_ROW && version.text(0) == kFirstVersion;
+  // Any older version open_index_db accepted: the full-text table is rebuilt with the
+  // current derivation of terms.
+  const bool older = version.step() == SQLITE_ROW && version.text(0) != kVersion;
   version.reset();  // a statement left on a row would keep tables from being dropped
-  if (!first) return ok_status();
+  if (!older) return ok_status();
   STRATA_RETURN_IF_ERROR(exec(db, "BEGIN IMMEDIATE"));
   Status s = rebuild_full_text(db);
   if (!s.ok()) {

@@ -128,9 +128,9 @@ using DbPtr = std::unique_ptr<sqlite3, DbCloser>;
 // `validate`: check an existing file first (format, version, PRAGMA quick_check, which reads
 // all of it); false for a further connection to an index this process has just validated.
 Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool validate = true);
-// Brings an index of an older version that open_index_db accepted up to the current one: a
-// version 1 index has files_fts rebuilt contentless (one transaction; on failure the file is
-// as it was). For the writer, once it holds the index's lock (another process may still use
+// Brings an index of an older version that open_index_db accepted up to the current one:
+// its files_fts is rebuilt, contentless, with the current terms (one transaction; on failure
+// the file is as it was). For the writer, once it holds the index's lock (another process may still use
 // an older index); a no-op on a current index.
 Status upgrade_index(sqlite3* db);
 // The chunk names derive_file_terms reads: bind ?1 to the file's id.
