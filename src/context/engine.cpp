@@ -574,7 +574,7 @@ class IndexSink final : public PreparedSink {
       STRATA_RETURN_IF_ERROR(step_done(chunk_ins, "insert chunk"));
     }
     report_.chunks += chunks.size();
-    Stmt& fts = stmt(8, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
+    Stmt& fts = stmt(8, kFullTextInsertSql);
     fts.bind(1, id).bind_ref(2, p.terms.path).bind_ref(3, p.terms.symbols).bind_ref(4, p.terms.body);
     return step_done(fts, "insert file terms");
   }

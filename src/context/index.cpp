@@ -87,7 +87,7 @@ Status rebuild_full_text(sqlite3* db) {
   STRATA_RETURN_IF_ERROR(exec(db, kFullTextSchema));
   Stmt files(db, "SELECT id, path, content FROM files ORDER BY id");
   Stmt names(db, kChunkNamesSql);
-  Stmt insert(db, "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)");
+  Stmt insert(db, kFullTextInsertSql);
   if (!files.ok() || !names.ok() || !insert.ok()) return sqlite_error(db, "rebuild the full-text index");
   FileTerms terms;
   int rc = SQLITE_ROW;

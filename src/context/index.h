@@ -133,6 +133,10 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool va
 // the file is as it was). For the writer, once it holds the index's lock (another process may still use
 // an older index); a no-op on a current index.
 Status upgrade_index(sqlite3* db);
+// Adds a file's row to files_fts: ?1 its id, ?2..?4 its FileTerms (path, symbols, body). The
+// one statement for ingest and for the rebuild of an older index.
+inline constexpr const char* kFullTextInsertSql =
+    "INSERT INTO files_fts(rowid, path, symbols, body) VALUES(?1, ?2, ?3, ?4)";
 // The chunk names derive_file_terms reads: bind ?1 to the file's id.
 inline constexpr const char* kChunkNamesSql = "SELECT name FROM chunks WHERE file_id = ?1 ORDER BY id";
 // Re-derives the files_fts values of file `id` from its stored path and content and its
