@@ -27,7 +27,11 @@ try {
     await sleep(50);
   }
 
-  // First reader: SSE from the start, until 15 words of the answer have arrived.
+  // First reader: SSE from the start, until 15 words of the answer have arrived. It keeps the
+  // events up to the 15th word and resumes after that one, by the DS offset of a strata event
+  // (docs/durable-streams.md): one batch may hold more (a reader that connects late gets the
+  // whole run, run.completed included, in its first batch), so the second reader always has
+  // the rest of the answer to read.
   const first = [];
   let resumeAt = null;
   const a = await stream({ url, offset: '-1', live: 'sse' });
@@ -35,17 +39,20 @@ try {
     const timer = setTimeout(() => reject(new Error('first reader timed out')), 20000);
     a.subscribeJson(async (batch) => {
       if (resumeAt) return;
-      first.push(...batch.items);
-      const deltas = first.filter((e) => e.type === 'message.delta' && e.payload.text.includes('w')).length;
-      if (deltas >= 15) {
-        resumeAt = batch.offset;
-        clearTimeout(timer);
-        resolve();
+      for (const e of batch.items) {
+        first.push(e);
+        const deltas = first.filter((d) => d.type === 'message.delta' && d.payload.text.includes('w')).length;
+        if (deltas >= 15) {
+          resumeAt = `${'0'.repeat(16)}_${String(e.offset).padStart(16, '0')}`;
+          clearTimeout(timer);
+          resolve();
+          return;
+        }
       }
     });
   });
   a.cancel();
-  if (!/^\d+_\d+$/.test(resumeAt)) fail(`unexpected offset ${resumeAt}`);
+  if (!/^\d{16}_\d{16}$/.test(resumeAt)) fail(`unexpected offset ${resumeAt}`);
 
   // Second reader: long-poll from the saved offset until the run completes.
   const second = [];
