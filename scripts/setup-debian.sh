@@ -5,7 +5,7 @@
 set -euo pipefail
 
 build_packages=(build-essential cmake ninja-build pkg-config
-  libasio-dev libfmt-dev nlohmann-json3-dev libsqlite3-dev libssl-dev
+  libasio-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev libsqlite3-dev libssl-dev
   libhiredis-dev)
 # libcurl: the Context Engine's live connectors (strata/context/live.h).
 build_packages+=(libcurl4-openssl-dev)

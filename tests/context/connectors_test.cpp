@@ -8,6 +8,7 @@
 #include <strata/context/connectors.h>
 
 #include "context/connector_test_util.h"
+#include "context/connectors/parsers.h"
 #include "context/connectors/records.h"
 #include "context/context_test_util.h"
 
@@ -474,4 +475,83 @@ TEST_CASE("records: JSON array splitting, times, closing references", "[context]
   CHECK(closing_references("Fixes #7, fixes #8 and prefixes #9. closes other/repo#3. Close acme/api#4", "acme/api") ==
         std::vector<long>{7, 8, 4});
   CHECK(closing_references("fixes#1 fix #x", "a/b").empty());
+}
+
+TEST_CASE("records: the Slack and GitHub parsers take the last of duplicate keys and name each bad record",
+          "[context][connectors]") {
+  using namespace strata::context::detail;
+  std::vector<Document> puts;
+  std::vector<std::pair<std::string, std::string>> skips;
+  RecordSink sink;
+  sink.put = [&](Document d) { puts.push_back(std::move(d)); };
+  sink.remove = [](std::string_view) {};
+  sink.skip = [&](std::string_view key, SkipReason, std::string_view detail) { skips.emplace_back(key, detail); };
+  auto skip_of = [&](const std::string& key) {
+    for (const auto& [k, detail] : skips) {
+      if (k == key) return detail;
+    }
+    return std::string("(not skipped)");
+  };
+
+  SlackConversation conv;
+  conv.id = "C1";
+  conv.name = "general";
+  SlackContext slack;
+  slack.conversation = &conv;
+  slack.access = {"*"};
+  slack.file = "general/2024-01-01.json";
+  parse_slack_day(R"([
+    {"type": "message", "ts": "1.000001", "user": "U1", "text": "first", "text": "second"},
+    {"type": "message", "ts": "2.000001", "user": "U1", "text": null, "files": "nope", "reactions": {"users": ["U9"]}},
+    {"type": "message", "ts": "3.000001", "user": "U1", "text": 5},
+    {"type": "message", "ts": "4.000001", "user": "U1", "text": "bad \u00zz escape"},
+    7,
+    {"type": "message", "ts": "5.000001", "user": "U1", "text": "ok", "reactions": [{"users": ["U2", 3]}, "x"],
+     "files": [{"name": "a.txt"}, 1]}
+  ])", slack, sink);
+  REQUIRE(puts.size() == 3);
+  CHECK(puts[0].path == "slack:C1/1.000001");
+  CHECK(puts[0].content == "#general <@U1>\nsecond");  // the last "text"
+  CHECK(puts[1].content == "#general <@U1>\n");         // null reads as absent
+  CHECK(puts[1].participants.empty());                  // "reactions" that are not an array
+  CHECK(skip_of("general/2024-01-01.json#2") == "\"text\" is a number, not a string");
+  CHECK(skip_of("general/2024-01-01.json#3").rfind("invalid JSON: ", 0) == 0);
+  CHECK(skip_of("general/2024-01-01.json#4") == "a number, not an object");
+  CHECK(puts[2].participants == std::vector<std::string>{"reacted:slack:U2"});
+  CHECK(puts[2].content == "#general <@U1>\nok\nfile: a.txt");
+
+  puts.clear();
+  GitHubContext github;
+  github.repository = "acme/api";
+  github.file = "pulls.json";
+  parse_github_pulls(R"([
+    {"number": 1.5, "title": "float"},
+    {"number": 18446744073709551615, "title": "over int64"},
+    {"number": 3, "number": 4, "title": "Retry", "user": {"login": "al"}, "body": "Fixes #2",
+     "state": "OPEN", "merged_at": null, "merged_by": null}
+  ])", github, sink, {}, {});
+  CHECK(skip_of("pulls.json#0") == "\"number\" is a number, not a positive integer");
+  CHECK(skip_of("pulls.json#1") == "\"number\" is a number, not a positive integer");
+  REQUIRE(puts.size() == 1);
+  CHECK(puts[0].path == "github:acme/api/pull/4");
+  CHECK(puts[0].status == "open");
+  CHECK(puts[0].authors == std::vector<std::string>{"github:al"});
+  CHECK(puts[0].links == std::vector<std::string>{"github:acme/api/issue/2"});
+  CHECK(puts[0].participants.empty());
+
+  puts.clear();
+  parse_github_issues(R"([{"number": 9, "title": "t", "labels": "bug", "assignees": {"login": "x"}},
+                          {"number": 10, "title": "u", "labels": ["bug", {"name": "p1"}, 3], "assignees": [{"login": "x"}, "y"]}])",
+                      github, sink, {});
+  REQUIRE(puts.size() == 2);
+  CHECK(puts[0].content.find("labels:") == std::string::npos);
+  CHECK(puts[0].participants.empty());
+  CHECK(puts[1].content.find("\nlabels: bug, p1\n") != std::string::npos);
+  CHECK(puts[1].participants == std::vector<std::string>{"assigned:github:x"});
+
+  CHECK(parse_github_repo_private(R"({"private": false, "private": true})") == 1);
+  CHECK(parse_github_repo_private(R"({"private": "yes"})") == -1);
+  CHECK(parse_github_repo_private(R"({"private": tru)") == -1);
+  CHECK(parse_github_pull_files(R"([{"filename": "a.cc"}, {"filename": 3}, {"filename": "b\u00e9.h"}, [)") ==
+        std::vector<std::string>{"a.cc", "b\u00e9.h"});
 }

@@ -2,7 +2,7 @@
 // comments). Formats: docs/connectors.md, "GitHub".
 #include <algorithm>
 
-#include "context/connectors/json_util.h"
+#include "context/connectors/fast_json.h"
 #include "context/connectors/parsers.h"
 
 namespace strata::context::detail {
@@ -17,48 +17,50 @@ std::string lower_state(std::string s) {
 std::string base(const GitHubContext& c) { return "github:" + c.repository; }
 
 // user.login of `j` as an account ("github:alice"); "" when absent. false on a wrong type.
-bool login_of(const Json& j, std::string_view key, std::string& account) {
+bool login_of(sj::Value j, std::string_view key, std::string& account) {
   account.clear();
-  const Json* u = member(j, key);
+  const auto u = sj::member(j, key);
   if (!u) return true;
   if (!u->is_object()) return false;
-  std::string login;
-  if (!str_checked(*u, "login", login)) return false;
-  if (!login.empty()) account = "github:" + login;
+  std::string_view login;
+  if (!sj::str_checked(*u, "login", login)) return false;
+  if (!login.empty()) account.append("github:").append(login);
   return true;
 }
 
 // Common checks: body, title, updated_at must be strings when present.
-std::string text_fields(const Json& j, std::string& title, std::string& body) {
-  if (!str_checked(j, "title", title)) return "\"title\" is a " + type_name(member(j, "title")) + ", not a string";
-  if (!str_checked(j, "body", body)) return "\"body\" is a " + type_name(member(j, "body")) + ", not a string";
+std::string text_fields(sj::Value j, std::string& title, std::string_view& body) {
+  if (!sj::str_checked(j, "title", title)) return "\"title\" is a " + sj::type_name(sj::member(j, "title")) + ", not a string";
+  if (!sj::str_checked(j, "body", body)) return "\"body\" is a " + sj::type_name(sj::member(j, "body")) + ", not a string";
   return "";
 }
 
-bool offered(const GitHubContext& c, const std::string& updated) {
-  if (c.max_updated && updated > *c.max_updated) *c.max_updated = updated;
+bool offered(const GitHubContext& c, std::string_view updated) {
+  if (c.max_updated && updated > *c.max_updated) *c.max_updated = std::string(updated);
   return c.since.empty() || updated.empty() || updated >= c.since;
 }
 
 }  // namespace
 
 int parse_github_repo_private(std::string_view text) {
-  std::string error;
-  auto j = parse_json(text, &error);
+  sj::RecordParser parser;
+  const auto j = parser.parse(text, nullptr);
   if (!j) return -1;
-  const Json* p = member(*j, "private");
-  if (!p || !p->is_boolean()) return -1;
-  return p->get<bool>() ? 1 : 0;
+  const auto p = sj::member(*j, "private");
+  bool b = false;
+  if (!p || p->get_bool().get(b) != simdjson::SUCCESS) return -1;
+  return b ? 1 : 0;
 }
 
 std::vector<std::string> parse_github_pull_files(std::string_view text) {
   std::vector<std::string> out;
+  sj::RecordParser parser;
   (void)split_json_array(text, [&](std::string_view rec, std::size_t) {
     if (out.size() >= 3000) return;  // GitHub's own limit for this endpoint
-    auto j = parse_json(rec, nullptr);
+    const auto j = parser.parse(rec, nullptr);
     if (!j) return;
-    std::string name = str(*j, "filename");
-    if (!name.empty()) out.push_back(std::move(name));
+    const std::string_view name = sj::str(*j, "filename");
+    if (!name.empty()) out.emplace_back(name);
   });
   return out;
 }
@@ -66,27 +68,27 @@ std::vector<std::string> parse_github_pull_files(std::string_view text) {
 void parse_github_pulls(std::string_view text, const GitHubContext& c, RecordSink& sink,
                         const std::function<std::vector<std::string>(long)>& changed_paths,
                         const std::function<void(long)>& want_details) {
-  for_each_record(text, c.file, c.max_record_bytes, sink, [&](const Json& j) -> std::string {
-    const auto number = integer(j, "number");
-    if (!number || *number <= 0) return "\"number\" is a " + type_name(member(j, "number")) + ", not a positive integer";
+  sj::for_each_record(text, c.file, c.max_record_bytes, sink, [&](sj::Value j) -> std::string {
+    const auto number = sj::integer(j, "number");
+    if (!number || *number <= 0) return "\"number\" is a " + sj::type_name(sj::member(j, "number")) + ", not a positive integer";
     Document d;
-    std::string body;
+    std::string_view body;
     if (auto p = text_fields(j, d.title, body); !p.empty()) return p;
     std::string author;
     if (!login_of(j, "user", author)) return "\"user\" is not an object with a login";
     std::string updated;
-    if (!str_checked(j, "updated_at", updated)) return "\"updated_at\" is not a string";
+    if (!sj::str_checked(j, "updated_at", updated)) return "\"updated_at\" is not a string";
     if (!offered(c, updated)) return "";
     d.kind = DocumentKind::kPullRequest;
     d.path = base(c) + "/pull/" + std::to_string(*number);
-    d.uri = str(j, "html_url");
-    d.status = str(j, "merged_at").empty() ? lower_state(str(j, "state")) : "merged";
+    d.uri = sj::str(j, "html_url");
+    d.status = sj::str(j, "merged_at").empty() ? lower_state(std::string(sj::str(j, "state"))) : "merged";
     if (!author.empty()) d.authors.push_back(author);
-    d.timestamp = parse_iso8601(str(j, "created_at"));
+    d.timestamp = parse_iso8601(sj::str(j, "created_at"));
     if (d.timestamp < 0) d.timestamp = 0;
-    if (const Json* merged_by = member(j, "merged_by"); merged_by && merged_by->is_object()) {
-      const std::string who = str(*merged_by, "login");
-      if (!who.empty()) d.participants.push_back("merged:github:" + who);
+    if (const auto merged_by = sj::member(j, "merged_by")) {
+      const std::string_view who = sj::str(*merged_by, "login");
+      if (!who.empty()) d.participants.push_back("merged:github:" + std::string(who));
     }
     for (long n : closing_references(body, c.repository)) {
       d.links.push_back(base(c) + "/issue/" + std::to_string(n));
@@ -95,14 +97,14 @@ void parse_github_pulls(std::string_view text, const GitHubContext& c, RecordSin
     d.access = c.access;
     d.content = "Pull request #" + std::to_string(*number) + ": " + d.title + "\nstate: " + d.status;
     if (!author.empty()) d.content += "\nauthor: " + author;
-    const std::string base_ref = str_at(j, "base", "ref"), head_ref = str_at(j, "head", "ref");
-    if (!base_ref.empty()) d.content += "\nbranch: " + head_ref + " -> " + base_ref;
+    const std::string_view base_ref = sj::str_at(j, "base", "ref"), head_ref = sj::str_at(j, "head", "ref");
+    if (!base_ref.empty()) d.content.append("\nbranch: ").append(head_ref).append(" -> ").append(base_ref);
     for (const auto& l : d.links) d.content += "\nfixes: " + l;
     if (!d.changed_paths.empty()) {
       d.content += "\nfiles:";
       for (std::size_t i = 0; i < d.changed_paths.size() && i < 100; ++i) d.content += " " + d.changed_paths[i];
     }
-    d.content += "\n\n" + body;
+    d.content.append("\n\n").append(body);
     sink.put(std::move(d));
     if (want_details) want_details(static_cast<long>(*number));
     return "";
@@ -111,25 +113,26 @@ void parse_github_pulls(std::string_view text, const GitHubContext& c, RecordSin
 
 void parse_github_reviews(std::string_view text, long pull, const GitHubContext& c, RecordSink& sink) {
   const std::string pr = base(c) + "/pull/" + std::to_string(pull);
-  for_each_record(text, c.file, c.max_record_bytes, sink, [&](const Json& j) -> std::string {
-    const auto id = integer(j, "id");
-    if (!id) return "\"id\" is a " + type_name(member(j, "id")) + ", not an integer";
+  sj::for_each_record(text, c.file, c.max_record_bytes, sink, [&](sj::Value j) -> std::string {
+    const auto id = sj::integer(j, "id");
+    if (!id) return "\"id\" is a " + sj::type_name(sj::member(j, "id")) + ", not an integer";
     Document d;
-    std::string body;
+    std::string_view body;
     if (auto p = text_fields(j, d.title, body); !p.empty()) return p;
     std::string author, state;
     if (!login_of(j, "user", author)) return "\"user\" is not an object with a login";
-    if (!str_checked(j, "state", state)) return "\"state\" is not a string";
+    if (!sj::str_checked(j, "state", state)) return "\"state\" is not a string";
     d.kind = DocumentKind::kReview;
     d.path = pr + "/review/" + std::to_string(*id);
     d.parent = pr;
-    d.uri = str(j, "html_url");
+    d.uri = sj::str(j, "html_url");
     d.status = lower_state(state);  // approved, changes_requested, commented, dismissed, pending
     if (!author.empty()) d.authors.push_back(author);
-    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(str(j, "submitted_at")));
+    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(sj::str(j, "submitted_at")));
     d.access = c.access;
     d.title = "Review of #" + std::to_string(pull) + ": " + d.status;
-    d.content = d.title + (author.empty() ? "" : "\nreviewer: " + author) + "\n\n" + body;
+    d.content = d.title + (author.empty() ? "" : "\nreviewer: " + author) + "\n\n";
+    d.content.append(body);
     sink.put(std::move(d));
     return "";
   });
@@ -137,30 +140,31 @@ void parse_github_reviews(std::string_view text, long pull, const GitHubContext&
 
 void parse_github_review_comments(std::string_view text, long pull, const GitHubContext& c, RecordSink& sink) {
   const std::string pr = base(c) + "/pull/" + std::to_string(pull);
-  for_each_record(text, c.file, c.max_record_bytes, sink, [&](const Json& j) -> std::string {
-    const auto id = integer(j, "id");
-    if (!id) return "\"id\" is a " + type_name(member(j, "id")) + ", not an integer";
+  sj::for_each_record(text, c.file, c.max_record_bytes, sink, [&](sj::Value j) -> std::string {
+    const auto id = sj::integer(j, "id");
+    if (!id) return "\"id\" is a " + sj::type_name(sj::member(j, "id")) + ", not an integer";
     Document d;
-    std::string body, path, author;
+    std::string_view body;
+    std::string path, author;
     if (auto p = text_fields(j, d.title, body); !p.empty()) return p;
-    if (!str_checked(j, "path", path)) return "\"path\" is not a string";
+    if (!sj::str_checked(j, "path", path)) return "\"path\" is not a string";
     if (!login_of(j, "user", author)) return "\"user\" is not an object with a login";
-    auto line = integer(j, "line");
-    if (!line) line = integer(j, "original_line");
+    auto line = sj::integer(j, "line");
+    if (!line) line = sj::integer(j, "original_line");
     d.kind = DocumentKind::kReviewComment;
     d.path = pr + "/comment/" + std::to_string(*id);
     d.parent = pr;
-    d.uri = str(j, "html_url");
+    d.uri = sj::str(j, "html_url");
     if (!author.empty()) d.authors.push_back(author);
     if (!path.empty()) d.changed_paths.push_back(path);
-    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(str(j, "created_at")));
+    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(sj::str(j, "created_at")));
     d.access = c.access;
     d.title = "Comment on #" + std::to_string(pull) + (path.empty() ? "" : " " + path) +
               (line ? ":" + std::to_string(*line) : "");
     d.content = d.title + (author.empty() ? "" : "\nauthor: " + author);
-    const std::string hunk = str(j, "diff_hunk");
-    if (!hunk.empty()) d.content += "\n" + std::string(utf8_prefix(hunk, 2000));
-    d.content += "\n\n" + body;
+    const std::string_view hunk = sj::str(j, "diff_hunk");
+    if (!hunk.empty()) d.content.append("\n").append(utf8_prefix(hunk, 2000));
+    d.content.append("\n\n").append(body);
     sink.put(std::move(d));
     return "";
   });
@@ -168,45 +172,47 @@ void parse_github_review_comments(std::string_view text, long pull, const GitHub
 
 void parse_github_issues(std::string_view text, const GitHubContext& c, RecordSink& sink,
                          const std::function<void(long)>& want_details) {
-  for_each_record(text, c.file, c.max_record_bytes, sink, [&](const Json& j) -> std::string {
-    const auto number = integer(j, "number");
-    if (!number || *number <= 0) return "\"number\" is a " + type_name(member(j, "number")) + ", not a positive integer";
-    if (member(j, "pull_request")) {
+  sj::for_each_record(text, c.file, c.max_record_bytes, sink, [&](sj::Value j) -> std::string {
+    const auto number = sj::integer(j, "number");
+    if (!number || *number <= 0) return "\"number\" is a " + sj::type_name(sj::member(j, "number")) + ", not a positive integer";
+    if (sj::member(j, "pull_request")) {
       // The issues endpoint lists pull requests too; their conversation is still wanted.
-      std::string updated = str(j, "updated_at");
+      const std::string_view updated = sj::str(j, "updated_at");
       if (offered(c, updated) && want_details) want_details(static_cast<long>(*number));
       return "";
     }
     Document d;
-    std::string body, author, updated;
+    std::string_view body;
+    std::string author, updated;
     if (auto p = text_fields(j, d.title, body); !p.empty()) return p;
     if (!login_of(j, "user", author)) return "\"user\" is not an object with a login";
-    if (!str_checked(j, "updated_at", updated)) return "\"updated_at\" is not a string";
+    if (!sj::str_checked(j, "updated_at", updated)) return "\"updated_at\" is not a string";
     if (!offered(c, updated)) return "";
     d.kind = DocumentKind::kIssue;
     d.path = base(c) + "/issue/" + std::to_string(*number);
-    d.uri = str(j, "html_url");
-    d.status = lower_state(str(j, "state"));
+    d.uri = sj::str(j, "html_url");
+    d.status = lower_state(std::string(sj::str(j, "state")));
     if (!author.empty()) d.authors.push_back(author);
-    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(str(j, "created_at")));
+    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(sj::str(j, "created_at")));
     std::string labels;
-    if (const Json* ls = member(j, "labels"); ls && ls->is_array()) {
-      for (const auto& l : *ls) {
-        const std::string name = l.is_object() ? str(l, "name") : (l.is_string() ? l.get<std::string>() : "");
-        if (!name.empty()) labels += (labels.empty() ? "" : ", ") + name;
-      }
+    if (const auto ls = sj::member(j, "labels")) {
+      sj::for_each_element(*ls, [&](sj::Value l) {
+        std::string_view name;
+        if (l.get_string().get(name) != simdjson::SUCCESS) name = sj::str(l, "name");
+        if (!name.empty()) labels.append(labels.empty() ? "" : ", ").append(name);
+      });
     }
-    if (const Json* as = member(j, "assignees"); as && as->is_array()) {
-      for (const auto& a : *as) {
-        const std::string who = a.is_object() ? str(a, "login") : "";
-        if (!who.empty()) d.participants.push_back("assigned:github:" + who);
-      }
+    if (const auto as = sj::member(j, "assignees")) {
+      sj::for_each_element(*as, [&](sj::Value a) {
+        const std::string_view who = sj::str(a, "login");
+        if (!who.empty()) d.participants.push_back("assigned:github:" + std::string(who));
+      });
     }
     d.access = c.access;
     d.content = "Issue #" + std::to_string(*number) + ": " + d.title + "\nstate: " + d.status;
     if (!author.empty()) d.content += "\nauthor: " + author;
     if (!labels.empty()) d.content += "\nlabels: " + labels;
-    d.content += "\n\n" + body;
+    d.content.append("\n\n").append(body);
     sink.put(std::move(d));
     if (want_details) want_details(static_cast<long>(*number));
     return "";
@@ -214,11 +220,12 @@ void parse_github_issues(std::string_view text, const GitHubContext& c, RecordSi
 }
 
 void parse_github_issue_comments(std::string_view text, long issue, const GitHubContext& c, RecordSink& sink) {
-  for_each_record(text, c.file, c.max_record_bytes, sink, [&](const Json& j) -> std::string {
-    const auto id = integer(j, "id");
-    if (!id) return "\"id\" is a " + type_name(member(j, "id")) + ", not an integer";
+  sj::for_each_record(text, c.file, c.max_record_bytes, sink, [&](sj::Value j) -> std::string {
+    const auto id = sj::integer(j, "id");
+    if (!id) return "\"id\" is a " + sj::type_name(sj::member(j, "id")) + ", not an integer";
     Document d;
-    std::string body, author;
+    std::string_view body;
+    std::string author;
     if (auto p = text_fields(j, d.title, body); !p.empty()) return p;
     if (!login_of(j, "user", author)) return "\"user\" is not an object with a login";
     d.kind = DocumentKind::kComment;
@@ -226,12 +233,13 @@ void parse_github_issue_comments(std::string_view text, long issue, const GitHub
     // A pull request's conversation comments come from the issues API too; the parent names
     // the issue number, which for a pull request is the pull request's number.
     d.parent = base(c) + "/issue/" + std::to_string(issue);
-    d.uri = str(j, "html_url");
+    d.uri = sj::str(j, "html_url");
     if (!author.empty()) d.authors.push_back(author);
-    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(str(j, "created_at")));
+    d.timestamp = std::max<std::int64_t>(0, parse_iso8601(sj::str(j, "created_at")));
     d.access = c.access;
     d.title = "Comment on #" + std::to_string(issue);
-    d.content = d.title + (author.empty() ? "" : "\nauthor: " + author) + "\n\n" + body;
+    d.content = d.title + (author.empty() ? "" : "\nauthor: " + author) + "\n\n";
+    d.content.append(body);
     sink.put(std::move(d));
     return "";
   });

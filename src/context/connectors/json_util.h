@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "context/connectors/records.h"
 
@@ -72,32 +73,15 @@ std::string adf_to_text(const Json& node);
 template <class Handle>
 void for_each_record(std::string_view text, const std::string& file, std::size_t max_bytes,
                      RecordSink& sink, Handle&& handle) {
-  Status s = split_json_array(text, [&](std::string_view rec, std::size_t index) {
-    // The record's name, made only when it is reported.
-    auto key = [&] { return file + "#" + std::to_string(index); };
-    if (rec.size() > max_bytes) {
-      sink.skip(key(), SkipReason::kTooLarge, std::to_string(rec.size()) + " bytes, over " + std::to_string(max_bytes));
-      return;
+  auto parse = [](std::string_view rec, std::string& problem) -> std::optional<Json> {
+    auto json = parse_json(rec, &problem);
+    if (json && !json->is_object()) {
+      problem = std::string("a ") + json->type_name() + ", not an object";
+      return std::nullopt;
     }
-    std::string error;
-    auto json = parse_json(rec, &error);
-    if (!json) {
-      sink.skip(key(), SkipReason::kMalformed, error);
-      return;
-    }
-    if (!json->is_object()) {
-      sink.skip(key(), SkipReason::kMalformed, std::string("a ") + json->type_name() + ", not an object");
-      return;
-    }
-    std::string problem;
-    try {
-      problem = handle(*json);
-    } catch (const std::exception& e) {
-      problem = e.what();
-    }
-    if (!problem.empty()) sink.skip(key(), SkipReason::kMalformed, problem);
-  });
-  if (!s.ok()) sink.skip(file, SkipReason::kMalformed, s.message());
+    return json;
+  };
+  for_each_parsed_record(text, file, max_bytes, sink, parse, std::forward<Handle>(handle));
 }
 
 }  // namespace strata::context::detail

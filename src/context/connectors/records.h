@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <string>
@@ -75,6 +76,36 @@ class AccessDigest {
 // delivered. Nesting deeper than 512 levels ends the scan with an error.
 Status split_json_array(std::string_view text,
                         const std::function<void(std::string_view record, std::size_t index)>& on_record);
+
+// The loop of the parsers' for_each_record (json_util.h, fast_json.h): for each element of
+// the JSON array `text`, `parse(record, problem)` gives the parsed object, or nullopt with
+// `problem` set (bad JSON, not an object); `handle(object)` returns a problem, "" when the
+// record was taken. A record over `max_bytes`, or with a problem (an exception from handle
+// counts as one), is reported to sink.skip as "<file>#<index>"; a truncated or non-array
+// file is reported as "<file>" after its good records.
+template <class Parse, class Handle>
+void for_each_parsed_record(std::string_view text, const std::string& file, std::size_t max_bytes,
+                            RecordSink& sink, Parse&& parse, Handle&& handle) {
+  Status s = split_json_array(text, [&](std::string_view rec, std::size_t index) {
+    // The record's name, made only when it is reported.
+    auto key = [&] { return file + "#" + std::to_string(index); };
+    if (rec.size() > max_bytes) {
+      sink.skip(key(), SkipReason::kTooLarge, std::to_string(rec.size()) + " bytes, over " + std::to_string(max_bytes));
+      return;
+    }
+    std::string problem;
+    auto record = parse(rec, problem);
+    if (record) {
+      try {
+        problem = handle(*record);
+      } catch (const std::exception& e) {
+        problem = e.what();
+      }
+    }
+    if (!problem.empty()) sink.skip(key(), SkipReason::kMalformed, problem);
+  });
+  if (!s.ok()) sink.skip(file, SkipReason::kMalformed, s.message());
+}
 
 // Position just after `"key":` followed by optional spaces, when it is followed by '['
 // (search pages: {"issues": [...]}); npos otherwise. A textual search, good enough to salvage
