@@ -3,12 +3,15 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <string>
 
 #include <strata/context/connectors.h>
 
 #include "context/connector_test_util.h"
 #include "context/connectors/parsers.h"
+#include "context/connectors/prefetch.h"
 #include "context/connectors/records.h"
 #include "context/context_test_util.h"
 
@@ -554,4 +557,39 @@ TEST_CASE("records: the Slack and GitHub parsers take the last of duplicate keys
   CHECK(parse_github_repo_private(R"({"private": tru)") == -1);
   CHECK(parse_github_pull_files(R"([{"filename": "a.cc"}, {"filename": 3}, {"filename": "b\u00e9.h"}, [)") ==
         std::vector<std::string>{"a.cc", "b\u00e9.h"});
+}
+
+TEST_CASE("prefetcher: warms files in order, at most `ahead` in front of the reader, and stops at once",
+          "[context][connectors]") {
+  using strata::context::detail::Prefetcher;
+  ContextTempDir t;
+  std::vector<std::string> paths;
+  for (int i = 0; i < 12; ++i) {
+    if (i % 3 != 2) t.write("d" + std::to_string(i) + "/f.json", "[]");  // every third is missing
+    paths.push_back(t.path("d" + std::to_string(i) + "/f.json"));
+  }
+  auto wait_for = [](const Prefetcher& p, std::size_t n) {
+    for (int i = 0; i < 500 && p.warmed() < n; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return p.warmed();
+  };
+  {
+    Prefetcher p(paths, 4);
+    CHECK(wait_for(p, 4) == 4);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(p.warmed() == 4);  // a full lead: it waits for the reader
+    p.reached(1);            // a quarter of the lead used: it goes on
+    CHECK(wait_for(p, 5) == 5);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(p.warmed() == 5);
+    p.reached(0);  // going back changes nothing
+    p.reached(10);
+    CHECK(wait_for(p, 12) == 12);  // missing files are passed over
+  }
+  {
+    Prefetcher p(paths, 2);
+    CHECK(wait_for(p, 2) == 2);
+  }  // destroyed while it waits for the reader: returns at once
+  Prefetcher none({}, 8);
+  none.reached(3);
+  CHECK(none.warmed() == 0);
 }

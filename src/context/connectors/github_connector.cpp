@@ -9,6 +9,7 @@
 #include <strata/context/connectors.h>
 
 #include "context/connectors/parsers.h"
+#include "context/connectors/prefetch.h"
 
 namespace strata::context {
 
@@ -85,8 +86,20 @@ class GitHubExportConnector final : public Connector {
           },
           [&](long n) { pulls_with_details.insert(n); });
     }
+    // Each pull request's reviews and comments are small files, one directory each: read
+    // ahead of the scan, they are in the page cache when it gets to them (prefetch.h).
+    std::vector<std::string> detail_files;
+    for (long n : pulls_with_details) {
+      const std::string dir = options_.root + "/pulls/" + std::to_string(n);
+      detail_files.push_back(dir + "/reviews.json");
+      detail_files.push_back(dir + "/comments.json");
+    }
+    Prefetcher pull_details(std::move(detail_files));
+    std::size_t next = 0;
     for (long n : pulls_with_details) {
       if (fw.stopped()) break;
+      pull_details.reached(next);
+      next += 2;
       const std::string dir = "pulls/" + std::to_string(n);
       if (auto text = read(dir + "/reviews.json", fw, /*optional=*/true)) {
         c.file = dir + "/reviews.json";
@@ -108,8 +121,15 @@ class GitHubExportConnector final : public Connector {
       c.file = rel;
       parse_github_issues(*text, c, fw.records(), [&](long n) { issues_with_details.insert(n); });
     }
+    std::vector<std::string> comment_files;
+    for (long n : issues_with_details) {
+      comment_files.push_back(options_.root + "/issues/" + std::to_string(n) + "/comments.json");
+    }
+    Prefetcher issue_details(std::move(comment_files));
+    next = 0;
     for (long n : issues_with_details) {
       if (fw.stopped()) break;
+      issue_details.reached(next++);
       const std::string rel = "issues/" + std::to_string(n) + "/comments.json";
       if (auto text = read(rel, fw, true)) {
         c.file = rel;
