@@ -508,6 +508,7 @@ TEST_CASE("records: the Slack and GitHub parsers take the last of duplicate keys
     {"type": "message", "ts": "2.000001", "user": "U1", "text": null, "files": "nope", "reactions": {"users": ["U9"]}},
     {"type": "message", "ts": "3.000001", "user": "U1", "text": 5},
     {"type": "message", "ts": "4.000001", "user": "U1", "text": "bad \u00zz escape"},
+    {"type": "message", "ts": "4.000002", "user": "U1", "text": "huge", "n": 123456789012345678901234567890},
     7,
     {"type": "message", "ts": "5.000001", "user": "U1", "text": "ok", "reactions": [{"users": ["U2", 3]}, "x"],
      "files": [{"name": "a.txt"}, 1]}
@@ -519,7 +520,8 @@ TEST_CASE("records: the Slack and GitHub parsers take the last of duplicate keys
   CHECK(puts[1].participants.empty());                  // "reactions" that are not an array
   CHECK(skip_of("general/2024-01-01.json#2") == "\"text\" is a number, not a string");
   CHECK(skip_of("general/2024-01-01.json#3").rfind("invalid JSON: ", 0) == 0);
-  CHECK(skip_of("general/2024-01-01.json#4") == "a number, not an object");
+  CHECK(skip_of("general/2024-01-01.json#4").rfind("invalid JSON: ", 0) == 0);  // over 64 bits
+  CHECK(skip_of("general/2024-01-01.json#5") == "a number, not an object");
   CHECK(puts[2].participants == std::vector<std::string>{"reacted:slack:U2"});
   CHECK(puts[2].content == "#general <@U1>\nok\nfile: a.txt");
 
