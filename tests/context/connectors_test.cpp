@@ -2,10 +2,13 @@
 // Real formats, incremental cursors, access lists, and bad input per record.
 #include <catch2/catch.hpp>
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
-#include <thread>
+#include <filesystem>
 #include <string>
+#include <thread>
 
 #include <strata/context/connectors.h>
 
@@ -197,6 +200,17 @@ TEST_CASE("github export: a missing root fails, missing files are reported", "[c
   auto page2 = s2.skips_for("page-2.json");
   REQUIRE(page2.size() == 1);
   CHECK(page2[0].detail.find("not a JSON array") != std::string::npos);
+
+  // A FIFO where a pull request's reviews should be: reported, not waited on forever.
+  std::filesystem::create_directories(t.path("gh/pulls/1"));
+  REQUIRE(::mkfifo(t.path("gh/pulls/1/reviews.json").c_str(), 0600) == 0);
+  RecordingSink s3;
+  REQUIRE(c->scan("", s3).ok());
+  auto fifo = s3.skips_for("pulls/1/reviews.json");
+  REQUIRE(fifo.size() == 1);
+  CHECK(fifo[0].reason == SkipReason::kUnreadable);
+  CHECK(fifo[0].detail.find("not a regular file") != std::string::npos);
+  CHECK(s3.has("github:acme/api/pull/1"));
 }
 
 namespace {

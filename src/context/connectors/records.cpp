@@ -175,7 +175,9 @@ std::size_t find_array_after_key(std::string_view text, std::string_view key) {
 }
 
 Result<std::string> read_whole_file(const std::string& path, std::size_t limit) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO in an export is refused below instead of blocking the scan forever in
+  // open() (it does not change how a regular file reads).
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) {
     if (errno == ENOENT) return not_found_error(path + ": no such file");
     return unavailable_error(path + ": " + std::strerror(errno));
