@@ -19,15 +19,21 @@
 // ("thinking" in two deltas), a tool.call / tool.result pair, then an assistant message of
 // `words` deltas "w1", " w2", ... one every interval_us, then run.completed. A cancel of the
 // run stops it at the next delta. {"type":"interop.watch","payload":{"session":"s","words":N,
-// "interval_us":N}} makes the same agent answer every later `user.message` in "s" (what the
-// AI SDK route appends).
+// "interval_us":N,"hold_after":H}} makes the same agent answer every later `user.message` in
+// "s" (what the AI SDK route appends). With "hold_after" (default 0: never) each answer stops
+// after H words and waits, still running, until the control session gets
+// {"type":"interop.release","payload":{"session":"s"}}: the k-th answer to wait goes on after
+// the k-th release (an early release is kept), or ends when its run is cancelled. A test can
+// then act on a run it knows is still running, however slow the machine.
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -96,20 +102,29 @@ class Appender {
     ss::SubscribeOptions options;
     options.from = info->head;
     auto sub = hub_.subscribe("control", options, [this](const ss::Event& e) {
-      if (e.type != "interop.start" && e.type != "interop.agent" && e.type != "interop.watch") return;
+      if (e.type != "interop.start" && e.type != "interop.agent" && e.type != "interop.watch" &&
+          e.type != "interop.release") {
+        return;
+      }
       auto spec = json::parse(e.payload, nullptr, false);
       if (!spec.is_object() || !spec.contains("session")) return;
       std::lock_guard lock(mu_);
       if (stopping_) return;
+      if (e.type == "interop.release") {
+        ++released_[spec.value("session", std::string())];
+        held_cv_.notify_all();
+        return;
+      }
       if (e.type == "interop.watch") {
-        watch(spec.value("session", std::string()), spec.value("words", 50), spec.value("interval_us", 20000));
+        watch(spec.value("session", std::string()), spec.value("words", 50), spec.value("interval_us", 20000),
+              spec.value("hold_after", 0));
         return;
       }
       if (e.type == "interop.agent") {
         threads_.emplace_back([this, session = spec.value("session", std::string()),
                                words = spec.value("words", 50), interval = spec.value("interval_us", 20000),
                                run_id = spec.value("run_id", std::string())] {
-          agent(session, words, std::chrono::microseconds(interval), run_id);
+          agent(session, words, std::chrono::microseconds(interval), run_id, 0);
         });
         return;
       }
@@ -127,6 +142,7 @@ class Appender {
     {
       std::lock_guard lock(mu_);
       stopping_ = true;
+      held_cv_.notify_all();
     }
     if (sub_) sub_->close();
     for (auto& w : watches_) w->close();
@@ -164,24 +180,36 @@ class Appender {
   }
 
   // REQUIRES: mu_ held.
-  void watch(const std::string& session, int words, int interval_us) {
+  void watch(const std::string& session, int words, int interval_us, int hold_after) {
     ss::SubscribeOptions options;
     auto info = hub_.create(session);
     if (!info.ok()) return;
     options.from = info->head;
-    auto sub = hub_.subscribe(session, options, [this, session, words, interval_us](const ss::Event& e) {
+    auto sub = hub_.subscribe(session, options, [this, session, words, interval_us, hold_after](const ss::Event& e) {
       if (e.type != "user.message") return;
       std::lock_guard lock(mu_);
       if (stopping_) return;
-      threads_.emplace_back([this, session, words, interval_us] {
-        agent(session, words, std::chrono::microseconds(interval_us), "");
+      threads_.emplace_back([this, session, words, interval_us, hold_after] {
+        agent(session, words, std::chrono::microseconds(interval_us), "", hold_after);
       });
     });
     if (sub.ok()) watches_.push_back(std::move(*sub));
   }
 
+  // The k-th answer of `session` to reach its hold waits here for the k-th interop.release;
+  // false when the run was cancelled (or the server stops) meanwhile.
+  bool hold(const std::string& session, ss::Run& run) {
+    std::unique_lock lock(mu_);
+    const int ticket = ++holds_[session];
+    while (released_[session] < ticket) {
+      if (stopping_ || g_stop.load() || run.cancelled()) return false;
+      held_cv_.wait_for(lock, std::chrono::milliseconds(20));  // a cancel does not notify: polled
+    }
+    return true;
+  }
+
   void agent(const std::string& session, int words, std::chrono::microseconds interval,
-             const std::string& run_id) {
+             const std::string& run_id, int hold_after) {
     auto started = hub_.start_run(session, {.agent = "interop-agent", .run_id = run_id});
     if (!started.ok()) {
       std::fprintf(stderr, "agent: %s\n", started.status().to_string().c_str());
@@ -204,6 +232,10 @@ class Appender {
     if (!reply.ok()) return;
     auto next = std::chrono::steady_clock::now();
     for (int i = 1; i <= words; ++i) {
+      if (i == hold_after + 1 && hold_after > 0) {
+        if (!hold(session, run)) return;
+        next = std::chrono::steady_clock::now();
+      }
       if (!live()) return;  // cancelled: the hub has written run.cancelled
       if (!run.delta(*reply, (i == 1 ? "w" : " w") + std::to_string(i)).ok()) return;
       next += interval;
@@ -217,6 +249,8 @@ class Appender {
   std::unique_ptr<ss::Subscription> sub_;
   std::vector<std::unique_ptr<ss::Subscription>> watches_;
   std::mutex mu_;
+  std::condition_variable held_cv_;           // interop.release or stop()
+  std::map<std::string, int> holds_, released_;  // per session: answers that reached their hold; releases
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };

@@ -13,12 +13,15 @@
 // 3. Stop: a second message, then POST .../stop while it streams: the stream ends with
 //    `abort`, the run is cancelled in strata, and resume then answers 204 (nothing running);
 //    a third message streams to completion afterwards.
+// The agent holds each answer after `hold` words until the test releases it (interop.release),
+// so every step that needs a running answer has one however slow the machine is.
 // Prints "ok: ..." on success.
 import { fail, http, requireFrom, sleep, startServer } from '../node_common.mjs';
 
 const [binary, nodeDir] = process.argv.slice(2);
 const { DefaultChatTransport, readUIMessageStream } = requireFrom(nodeDir, 'ai');
 const words = 80;
+const hold = 20;  // each answer waits after this many words for an interop.release
 const answer = Array.from({ length: words }, (_, i) => `w${i + 1}`).join(' ');
 
 function userMessage(id, text) {
@@ -59,8 +62,14 @@ try {
   const chat = `ai-chat-${Date.now()}`;
   const api = `${server.base}/v1/ai/chat`;
   const watch = await http(server.base, 'POST', '/v1/sessions/control/events', {
-    type: 'interop.watch', payload: { session: chat, words, interval_us: 40000 } });
+    type: 'interop.watch', payload: { session: chat, words, interval_us: 10000, hold_after: hold } });
   if (watch.status !== 200) fail(`interop.watch: ${watch.status} ${watch.text}`);
+  // Lets the answer that waits (or the next one to) go on.
+  const release = async () => {
+    const r = await http(server.base, 'POST', '/v1/sessions/control/events', {
+      type: 'interop.release', payload: { session: chat } });
+    if (r.status !== 200) fail(`interop.release: ${r.status} ${r.text}`);
+  };
   for (let i = 0; (await http(server.base, 'GET', `/v1/sessions/${chat}`)).status !== 200; i++) {
     if (i > 100) fail('the agent never watched the chat');
     await sleep(50);
@@ -99,19 +108,15 @@ try {
   }
   if (!textOf(partialMessage).startsWith('w1 w2')) fail(`partial text ${textOf(partialMessage)}`);
 
-  // 2. Reconnect while the answer is still streaming: a full replay, and a continuation.
-  const [full, continued] = await Promise.all([
-    (async () => {
-      const stream = await transport.reconnectToStream({ chatId: chat });
-      if (!stream) fail('resume found no active stream');
-      return finalMessage(stream);
-    })(),
-    (async () => {
-      const stream = await transport.reconnectToStream({ chatId: chat, headers: { 'Last-Event-ID': lastId } });
-      if (!stream) fail('resume (Last-Event-ID) found no active stream');
-      return finalMessage(stream, structuredClone(partialMessage));
-    })(),
-  ]);
+  // 2. Reconnect while the answer is still streaming (it waits after `hold` words): a full
+  // replay, and a continuation; then the answer goes on to its end.
+  const fullStream = await transport.reconnectToStream({ chatId: chat });
+  if (!fullStream) fail('resume found no active stream');
+  const restStream = await transport.reconnectToStream({ chatId: chat, headers: { 'Last-Event-ID': lastId } });
+  if (!restStream) fail('resume (Last-Event-ID) found no active stream');
+  const finals = Promise.all([finalMessage(fullStream), finalMessage(restStream, structuredClone(partialMessage))]);
+  await release();
+  const [full, continued] = await finals;
   if (textOf(full) !== answer) fail(`full replay text: ${textOf(full)}`);
   if (full.parts.filter((p) => p.type === 'text').length !== 1) fail('full replay has more than one text part');
   const reasoning = full.parts.filter((p) => p.type === 'reasoning');
@@ -140,13 +145,17 @@ try {
     }
   }
   if (after[after.length - 1] !== 'abort') fail(`a stopped stream ends with ${after[after.length - 1]}`);
+  if (after.filter((t) => t === 'text-delta').length > hold) fail('the stopped answer went past its hold');
+  await release();  // the stopped answer's turn (it may have reached its hold before the stop)
   const history = await http(server.base, 'GET', `/v1/sessions/${chat}/events?after=0&limit=1000`);
   if (!history.json.events.some((e) => e.type === 'run.cancelled')) fail('no run.cancelled in the session');
   if ((await transport.reconnectToStream({ chatId: chat })) !== null) fail('resume after stop should find nothing');
 
   // ...and the chat goes on: a third message streams to completion.
-  const third = await finalMessage(await transport.sendMessages({
-    chatId: chat, messages: [userMessage('u3', 'once more')], trigger: 'submit-message', messageId: undefined }));
+  const thirdStream = await transport.sendMessages({
+    chatId: chat, messages: [userMessage('u3', 'once more')], trigger: 'submit-message', messageId: undefined });
+  await release();
+  const third = await finalMessage(thirdStream);
   if (textOf(third) !== answer) fail(`third answer: ${textOf(third)}`);
 
   console.log(`ok: mid-answer reconnect (full replay and Last-Event-ID continuation) gave the ${words}-word ` +
