@@ -14,11 +14,14 @@
 // same size) instead of writing it again, without the incremental phase (both for comparing
 // two builds or settings). --vocabulary N writes text drawn from N words by Zipf's law
 // instead of 32 words drawn uniformly (sor_export.h, Words): an index closer to real chat.
+// A machine probe (the same fixed CPU work in every run, timed) is printed at the start and
+// the end (not with --quick): on a shared machine it tells a slow moment from a slow build.
 #include <unistd.h>
 
 #include <time.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -100,6 +103,26 @@ double cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
+volatile std::uint64_t probe_sink = 0;
+
+// The machine's speed during this run: the same fixed work on every run of any build (FNV-1a
+// over 128 MiB in memory, one byte after another, so one multiply's latency per byte), timed
+// in milliseconds. This machine is shared and its speed moves by more than most changes
+// measured here: the probe tells a slow moment from a slow build.
+double machine_probe_ms() {
+  static const std::vector<unsigned char> bytes = [] {
+    std::vector<unsigned char> b(std::size_t{128} << 20);
+    for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<unsigned char>(i * 2654435761U >> 13);
+    return b;
+  }();
+  const auto t = std::chrono::steady_clock::now();
+  std::uint64_t h = 14695981039346656037ULL;
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ULL;
+  const double ms = 1000 * std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+  probe_sink = h;  // keeps the loop
+  return ms;
+}
+
 double load_average() {
   double l[1] = {0};
   return getloadavg(l, 1) == 1 ? l[0] : -1;
@@ -163,6 +186,12 @@ int main(int argc, char** argv) {
   } else {
     std::printf("  export written in %.1f s (text: %zu words, drawn by Zipf's law)\n", seconds_since(t0),
                 size.vocabulary);
+  }
+  // Not in the CI smoke run (--quick), whose builds are unoptimized: there it would take seconds.
+  const double probe_start = quick ? 0 : machine_probe_ms();
+  if (!quick) {
+    std::printf("  machine probe: %.0f ms (fixed CPU work, the same in every run; lower is a quicker machine)\n",
+                probe_start);
   }
   const double target = 50'000;
   int failures = 0;
@@ -300,6 +329,7 @@ int main(int argc, char** argv) {
   std::printf("  %-28s %12zu %12.2f %14.0f %10.0f %14.0f  %s\n", "all ingest (index)", total_ingest, ingest_s,
               total_ingest / ingest_s, target, total_ingest / ingest_cpu,
               total_ingest / ingest_s >= target ? "met" : "MISSED");
+  if (!quick) std::printf("  machine probe: %.0f ms at the start, %.0f ms at the end\n", probe_start, machine_probe_ms());
   if (!keep) std::filesystem::remove_all(dir);
   return failures == 0 ? 0 : 1;
 }
