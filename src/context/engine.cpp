@@ -315,6 +315,8 @@ class IndexSink final : public PreparedSink {
   // The edge indexes dropped for a bulk import are built (ingest() does it after the
   // documents commit, in a transaction of its own).
   Status finish() { return edges_.end_bulk(); }
+  // Writes the edges still batched (EdgeWriter::kBatch): before the documents commit.
+  Status flush_edges() { return edges_.flush(); }
   // Whether this scan dropped the edge indexes (a bulk import): finish() builds them.
   [[nodiscard]] bool edges_in_bulk() const { return edges_.bulk(); }
 
@@ -475,7 +477,7 @@ class IndexSink final : public PreparedSink {
       row.reset();
       STRATA_RETURN_IF_ERROR(derived);
       Stmt& fts = stmt(21, "INSERT INTO files_fts(files_fts, rowid, path, symbols, body) VALUES('delete', ?1, ?2, ?3, ?4)");
-      fts.bind(1, id).bind_ref(2, terms_.path).bind_ref(3, terms_.symbols).bind_ref(4, terms_.body);
+      fts.bind(1, id).bind_terminated_ref(2, terms_.path).bind_terminated_ref(3, terms_.symbols).bind_terminated_ref(4, terms_.body);
       STRATA_RETURN_IF_ERROR(step_done(fts, "delete file terms"));
     } else {
       row.reset();
@@ -575,7 +577,7 @@ class IndexSink final : public PreparedSink {
     }
     report_.chunks += chunks.size();
     Stmt& fts = stmt(8, kFullTextInsertSql);
-    fts.bind(1, id).bind_ref(2, p.terms.path).bind_ref(3, p.terms.symbols).bind_ref(4, p.terms.body);
+    fts.bind(1, id).bind_terminated_ref(2, p.terms.path).bind_terminated_ref(3, p.terms.symbols).bind_terminated_ref(4, p.terms.body);
     return step_done(fts, "insert file terms");
   }
 
@@ -611,7 +613,7 @@ class IndexSink final : public PreparedSink {
       STRATA_RETURN_IF_ERROR(step_done(cf, "insert commit file"));
     }
     Stmt& fts = stmt(11, "INSERT INTO commits_fts(rowid, message, paths) VALUES(?1, ?2, ?3)");
-    fts.bind(1, id).bind_ref(2, p.terms.body).bind_ref(3, p.paths);
+    fts.bind(1, id).bind_terminated_ref(2, p.terms.body).bind_terminated_ref(3, p.paths);
     return step_done(fts, "insert commit terms");
   }
 
@@ -740,6 +742,8 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   // table has no secondary index (social-graph queries scan it); an engine opened after a
   // crash in between builds them (ensure_edges_schema), as does the next ingest after a
   // failed build.
+  s = sink.flush_edges();
+  if (!s.ok()) return fail(s);
   const bool deferred_edges = sink.edges_in_bulk();
   if (!deferred_edges) {
     s = sink.finish();

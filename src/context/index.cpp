@@ -94,7 +94,7 @@ Status rebuild_full_text(sqlite3* db) {
   while ((rc = files.step()) == SQLITE_ROW) {
     const std::int64_t id = files.int64(0);
     STRATA_RETURN_IF_ERROR(derive_file_terms(id, files.text_view(1), files.text_view(2), names, terms));
-    insert.bind(1, id).bind_ref(2, terms.path).bind_ref(3, terms.symbols).bind_ref(4, terms.body);
+    insert.bind(1, id).bind_terminated_ref(2, terms.path).bind_terminated_ref(3, terms.symbols).bind_terminated_ref(4, terms.body);
     const int step = insert.step();
     insert.reset();
     if (step != SQLITE_DONE) return sqlite_error(db, "rebuild the full-text index");

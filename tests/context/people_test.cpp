@@ -241,22 +241,35 @@ TEST_CASE("people: owners, experts, reviewers for a change, collaboration", "[co
   }
 }
 
+// A fresh index file with the edges table, for EdgeWriter's own tests.
+class EdgeIndex {
+ public:
+  EdgeIndex() : db_(detail::open_index_db(dir_.path("ctx.db"), true)) {
+    REQUIRE(db_.ok());
+    REQUIRE(detail::ensure_edges_schema(raw()).ok());
+  }
+  sqlite3* raw() { return db_->get(); }
+  // The first column of the first row of `sql`.
+  std::int64_t scalar(const std::string& sql) {
+    detail::Stmt st(raw(), sql);
+    REQUIRE(st.ok());
+    REQUIRE(st.step() == SQLITE_ROW);
+    return st.int64(0);
+  }
+
+ private:
+  ContextTempDir dir_;
+  Result<detail::DbPtr> db_;
+};
+
 // A bulk import builds the edge indexes with SQLite's sorter on helper threads and a small
 // cache (EdgeWriter::end_bulk): the indexes must be complete and the connection's settings
 // as they were.
 TEST_CASE("edges: end of a bulk import builds complete indexes and restores the connection's cache and threads",
           "[context][people]") {
-  ContextTempDir t;
-  auto db = detail::open_index_db(t.path("ctx.db"), true);
-  REQUIRE(db.ok());
-  sqlite3* raw = db->get();
-  REQUIRE(detail::ensure_edges_schema(raw).ok());
-  auto pragma = [&](const char* sql) {
-    detail::Stmt st(raw, sql);
-    REQUIRE(st.ok());
-    REQUIRE(st.step() == SQLITE_ROW);
-    return st.int64(0);
-  };
+  EdgeIndex index;
+  sqlite3* raw = index.raw();
+  auto pragma = [&](const char* sql) { return index.scalar(sql); };
   REQUIRE(detail::exec(raw, "PRAGMA cache_size=-12345").ok());
   REQUIRE(detail::exec(raw, "BEGIN").ok());
   detail::EdgeWriter edges(raw);
@@ -285,4 +298,78 @@ TEST_CASE("edges: end of a bulk import builds complete indexes and restores the 
   CHECK(pragma("SELECT count(*) FROM edges INDEXED BY edges_account WHERE account = 'slack:U5'") == 310);
   CHECK(pragma("SELECT count(*) FROM edges INDEXED BY edges_target WHERE target = 'slack:C1/29990'") == 10);
   CHECK(pragma("SELECT count(*) FROM edges INDEXED BY edges_doc WHERE source = 'slack' AND doc = 'slack:C1/7'") == 1);
+}
+
+// EdgeWriter inserts edges kBatch at a time: what is pending is written by flush(), before a
+// remove() of any document, and never twice; a failed batch reports the error and is dropped.
+TEST_CASE("edges: batched inserts are written by flush and before a remove, and a failed batch is reported",
+          "[context][people]") {
+  EdgeIndex index;
+  sqlite3* raw = index.raw();
+  auto count = [&](const std::string& sql) { return index.scalar(sql); };
+  auto message = [](int i, const std::string& author) {
+    Document d;
+    d.kind = DocumentKind::kChatMessage;
+    d.path = "slack:C1/" + std::to_string(i);
+    d.parent = "slack:C1/" + std::to_string(i - i % 10);
+    d.authors = {author};
+    d.timestamp = kNow + i;
+    return d;
+  };
+  constexpr int kBatch = static_cast<int>(detail::EdgeWriter::kBatch);
+  REQUIRE(detail::exec(raw, "BEGIN").ok());
+  detail::EdgeWriter edges(raw);
+  const int n = 2 * kBatch + 6;
+  for (int i = 0; i < n; ++i) REQUIRE(edges.replace("slack", message(i, "slack:U" + std::to_string(i % 7)), "\n*\n", true).ok());
+  // Two full batches are in the table, six edges wait.
+  CHECK(count("SELECT count(*) FROM edges") == 2 * kBatch);
+  CHECK(edges.pending() == 6);
+  REQUIRE(edges.flush().ok());
+  CHECK(edges.pending() == 0);
+  CHECK(count("SELECT count(*) FROM edges") == n);
+  REQUIRE(edges.flush().ok());  // nothing pending: nothing written twice
+  CHECK(count("SELECT count(*) FROM edges") == n);
+  // Every column as given, in order.
+  {
+    detail::Stmt row(raw, "SELECT source, doc, relation, account, target, time, ord, access FROM edges ORDER BY rowid LIMIT 1 OFFSET 67");
+    REQUIRE(row.step() == SQLITE_ROW);
+    CHECK(row.text(0) == "slack");
+    CHECK(row.text(1) == "slack:C1/67");
+    CHECK(row.text(2) == "discussed");
+    CHECK(row.text(3) == "slack:U4");
+    CHECK(row.text(4) == "slack:C1/60");
+    CHECK(row.int64(5) == kNow + 67);
+    CHECK(row.int64(6) == 0);
+    CHECK(row.text(7) == "\n*\n");
+  }
+  CHECK(count("SELECT count(DISTINCT doc) FROM edges") == n);
+
+  // A document replaced while its first edges are still pending: they are written, then
+  // deleted with the document's other edges; only the new one stays.
+  REQUIRE(edges.replace("slack", message(1000, "slack:U1"), "\n*\n", true).ok());
+  REQUIRE(edges.replace("slack", message(1001, "slack:U1"), "\n*\n", true).ok());
+  CHECK(edges.pending() == 2);
+  REQUIRE(edges.replace("slack", message(1000, "slack:U9"), "\n*\n", /*is_new=*/false).ok());
+  CHECK(count("SELECT count(*) FROM edges WHERE doc = 'slack:C1/1000'") + static_cast<std::int64_t>(edges.pending()) == 1);
+  REQUIRE(edges.remove("slack", "slack:C1/1001").ok());
+  CHECK(edges.pending() == 0);
+  CHECK(count("SELECT count(*) FROM edges WHERE doc = 'slack:C1/1001'") == 0);
+  CHECK(count("SELECT count(*) FROM edges WHERE doc = 'slack:C1/1000' AND account = 'slack:U9'") == 1);
+  CHECK(count("SELECT count(*) FROM edges WHERE doc = 'slack:C1/1000' AND account = 'slack:U1'") == 0);
+
+  // A batch the database refuses: the add that filled it reports the error, no edge of the
+  // batch is in the table, and nothing stays pending.
+  REQUIRE(detail::exec(raw, "CREATE TEMP TRIGGER refuse BEFORE INSERT ON edges WHEN NEW.account = 'slack:BAD'"
+                            " BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;").ok());
+  const std::int64_t before = count("SELECT count(*) FROM edges");
+  Status last = ok_status();
+  for (int i = 0; i < kBatch && last.ok(); ++i) {
+    last = edges.replace("slack", message(2000 + i, i == 5 ? "slack:BAD" : "slack:U2"), "\n*\n", true);
+  }
+  CHECK_FALSE(last.ok());
+  CHECK(last.message().find("refused by the test") != std::string::npos);
+  CHECK(edges.pending() == 0);
+  CHECK(count("SELECT count(*) FROM edges") == before);
+  REQUIRE(edges.flush().ok());
+  REQUIRE(detail::exec(raw, "COMMIT").ok());
 }

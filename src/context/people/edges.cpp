@@ -25,6 +25,7 @@ Status ensure_edges_schema(sqlite3* db) {
 
 Status EdgeWriter::begin_bulk() {
   if (bulk_) return ok_status();
+  STRATA_RETURN_IF_ERROR(flush());
   STRATA_RETURN_IF_ERROR(
       exec(db_, "DROP INDEX IF EXISTS edges_doc; DROP INDEX IF EXISTS edges_target; DROP INDEX IF EXISTS edges_account;"));
   bulk_ = true;
@@ -32,6 +33,7 @@ Status EdgeWriter::begin_bulk() {
 }
 
 Status EdgeWriter::end_bulk() {
+  STRATA_RETURN_IF_ERROR(flush());
   if (!bulk_) return ok_status();
   // CREATE INDEX feeds SQLite's external sorter, which sorts runs as large as the page cache
   // (32 MB here) on the calling thread. Runs of 4 MB sorted by helper threads (PRAGMA
@@ -78,21 +80,67 @@ Status EdgeWriter::add(std::string_view source, std::string_view doc, std::strin
                        std::string_view account, std::string_view target, std::int64_t time, std::int64_t ord,
                        std::string_view access) {
   if (account.empty() || target.empty()) return ok_status();
-  if (!insert_.ok()) {
-    insert_ = Stmt(db_, "INSERT INTO edges(source, doc, relation, account, target, time, ord, access)"
-                        " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+  Pending e{};
+  const std::string_view fields[6] = {source, doc, relation, account, target, access};
+  for (int i = 0; i < 6; ++i) {
+    e.begin[i] = static_cast<std::uint32_t>(arena_.size());
+    e.size[i] = static_cast<std::uint32_t>(fields[i].size());
+    arena_.append(fields[i]);
+  }
+  e.time = time;
+  e.ord = ord;
+  pending_.push_back(e);
+  return pending_.size() >= kBatch ? flush() : ok_status();
+}
+
+Status EdgeWriter::flush() {
+  if (pending_.empty()) return ok_status();
+  // Written or not, the batch is done with: after an error the caller rolls back.
+  struct Clear {
+    EdgeWriter& w;
+    ~Clear() {
+      w.pending_.clear();
+      w.arena_.clear();
+    }
+  } clear{*this};
+  // The arena no longer grows until it is cleared: views into it are bound without copies.
+  auto bind_row = [this](Stmt& st, int first, const Pending& e) {
+    for (int i = 0; i < 5; ++i) st.bind_ref(first + i, std::string_view(arena_).substr(e.begin[i], e.size[i]));
+    st.bind(first + 5, e.time).bind(first + 6, e.ord).bind_ref(first + 7, std::string_view(arena_).substr(e.begin[5], e.size[5]));
+  };
+  // OR IGNORE: a multi-row INSERT that may abort halfway (here: a NOT NULL column) runs in a
+  // statement savepoint, and opening one makes every FTS5 table of the transaction flush its
+  // pending terms to a new segment, per batch. No edge is ever NULL, so nothing is ignored.
+  constexpr const char* kColumns = "INSERT OR IGNORE INTO edges(source, doc, relation, account, target, time, ord, access) VALUES";
+  std::size_t done = 0;
+  if (pending_.size() == kBatch) {
+    if (!insert_batch_.ok()) {
+      std::string sql = kColumns;
+      for (std::size_t r = 0; r < kBatch; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?)";
+      insert_batch_ = Stmt(db_, sql);
+      if (!insert_batch_.ok()) return sqlite_error(db_, "prepare edge insert");
+    }
+    for (std::size_t r = 0; r < kBatch; ++r) bind_row(insert_batch_, static_cast<int>(8 * r + 1), pending_[r]);
+    const int rc = insert_batch_.step();
+    insert_batch_.reset();
+    if (rc != SQLITE_DONE) return sqlite_error(db_, "insert edges");
+    done = kBatch;
+  }
+  if (done < pending_.size() && !insert_.ok()) {
+    insert_ = Stmt(db_, std::string(kColumns) + "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     if (!insert_.ok()) return sqlite_error(db_, "prepare edge insert");
   }
-  // Bound without copies: every string outlives the step, and the bindings are replaced
-  // before the next one.
-  insert_.reset().bind_ref(1, source).bind_ref(2, doc).bind_ref(3, relation).bind_ref(4, account)
-      .bind_ref(5, target).bind(6, time).bind(7, ord).bind_ref(8, access);
-  if (insert_.step() != SQLITE_DONE) return sqlite_error(db_, "insert edge");
+  for (; done < pending_.size(); ++done) {
+    bind_row(insert_, 1, pending_[done]);
+    const int rc = insert_.step();
+    insert_.reset();
+    if (rc != SQLITE_DONE) return sqlite_error(db_, "insert edge");
+  }
   return ok_status();
 }
 
 Status EdgeWriter::remove(std::string_view source, std::string_view doc) {
-  STRATA_RETURN_IF_ERROR(end_bulk());
+  STRATA_RETURN_IF_ERROR(end_bulk());  // flushes too
   if (!delete_.ok()) {
     delete_ = Stmt(db_, "DELETE FROM edges WHERE source = ?1 AND doc = ?2");
     if (!delete_.ok()) return sqlite_error(db_, "prepare edge delete");

@@ -14,8 +14,11 @@
 
 #include <sqlite3.h>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <strata/context/document.h>
 #include <strata/status.h>
@@ -40,7 +43,18 @@ class EdgeWriter {
   // `is_new`: the caller knows the document was not in the index (so it has no edges to
   // delete: the delete's index probe is skipped).
   Status replace(std::string_view source, const Document& doc, std::string_view access, bool is_new = false);
+  // Deletes the edges of `doc` (pending ones are written first).
   Status remove(std::string_view source, std::string_view doc);
+
+  // Edges are inserted kBatch at a time, by one multi-row INSERT: a statement's fixed cost
+  // (its program started and halted, a cursor opened and closed) is paid once per batch
+  // instead of once per edge (docs/benchmarks.md, thirteenth pass). flush() writes the
+  // pending edges; remove(), begin_bulk() and end_bulk() flush first, and the owner must
+  // flush before it commits (pending edges are lost with the writer otherwise).
+  static constexpr std::size_t kBatch = 32;
+  Status flush();
+  // Edges added and not yet written.
+  [[nodiscard]] std::size_t pending() const noexcept { return pending_.size(); }
 
   // Bulk mode, for a large first ingest inside one write transaction: drops the three
   // secondary indexes so each edge costs one table insert, and end_bulk() builds them again
@@ -54,9 +68,19 @@ class EdgeWriter {
  private:
   Status add(std::string_view source, std::string_view doc, std::string_view relation, std::string_view account,
              std::string_view target, std::int64_t time, std::int64_t ord, std::string_view access);
+  // A pending edge: its strings are ranges of arena_ (stable views once the batch is full).
+  struct Pending {
+    std::uint32_t begin[6];  // source, doc, relation, account, target, access
+    std::uint32_t size[6];
+    std::int64_t time;
+    std::int64_t ord;
+  };
   sqlite3* db_;
-  Stmt insert_;
+  Stmt insert_;        // one row
+  Stmt insert_batch_;  // kBatch rows
   Stmt delete_;
+  std::string arena_;
+  std::vector<Pending> pending_;
   bool bulk_ = false;
 };
 
