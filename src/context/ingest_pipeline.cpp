@@ -58,20 +58,25 @@ bool PipelinedSink::unchanged(std::string_view path, std::string_view hash) {
   flush_no();
   asked_path_.assign(path);
   asked_hash_.assign(hash);
-  // Only source files put in this scan can be unchanged (see the class comment).
-  const auto it = file_key_.find(path);
+  // Only source files put in this scan can be unchanged (see the class comment). A scan of
+  // records has none: no lookup (and no hashing of the path) per record.
+  const auto it = file_key_.empty() ? file_key_.end() : file_key_.find(path);
   const bool same = it != file_key_.end() && it->second == hash;
-  Op op;
-  op.kind = OpKind::kUnchanged;
-  op.path.assign(path);
-  op.hash.assign(hash);
-  op.expected = same;
   if (same) {
+    Op op;
+    op.kind = OpKind::kUnchanged;
+    op.path.assign(path);
+    op.hash.assign(hash);
+    op.expected = true;
     push(std::move(op));
   } else {
     // Usually the put of this path comes next and makes the question moot (a "no" only
-    // marks the path seen, which the put does too): held back until the next call.
-    no_ = std::move(op);
+    // marks the path seen, which the put does too): held back until the next call, in
+    // no_'s own strings (their buffers are reused from one record to the next).
+    no_.kind = OpKind::kUnchanged;
+    no_.path.assign(path);
+    no_.hash.assign(hash);
+    no_.expected = false;
     has_no_ = true;
   }
   return same;
@@ -127,7 +132,7 @@ Status PipelinedSink::put(Document document) {
   asked_path_.clear();
   if (document.kind == DocumentKind::kFile) {
     file_key_.insert_or_assign(document.path, hash);
-  } else {
+  } else if (!file_key_.empty()) {
     file_key_.erase(document.path);  // a record replacing a file of this scan
   }
   Op op;

@@ -278,6 +278,27 @@ void append_index_terms(std::string_view text, std::string& out) {
   // Allocation-free: every record of an ingest passes through here (a million chat messages
   // are ~20 million words).
   for_each_word(text, [&](std::string_view w) {
+    // Most words of prose and chat are lowercase ASCII letters and digits, at most 64 bytes:
+    // such a word is its own lowercase form and its only identifier part (parts split only
+    // at '_' and at uppercase letters), so it is copied as it is after one look at its bytes.
+    if (w.size() <= 64) {
+      bool plain = true, digits = true;
+      for (unsigned char c : w) {
+        const bool digit = c >= '0' && c <= '9';
+        if (!digit && !(c >= 'a' && c <= 'z')) {
+          plain = false;
+          break;
+        }
+        digits = digits && digit;
+      }
+      if (plain) {
+        if (!digits) {
+          out.append(w);
+          out.push_back(' ');
+        }
+        return;
+      }
+    }
     if (w.size() > 64 || all_digits(w)) return;
     // Drop words with invalid UTF-8 (FTS5 would index replacement garbage).
     bool ascii = true;

@@ -2,6 +2,7 @@
 // the term streams the FTS index stores, and path classification.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <functional>
 #include <string>
@@ -31,16 +32,23 @@ bool looks_generated(std::string_view path, std::string_view bytes) noexcept;
 // "parseHTTPRequest_v2" -> {"parse", "http", "request", "v2"}. Empty parts are dropped.
 std::vector<std::string> split_identifier(std::string_view identifier);
 
+// Whether a byte belongs to a word (for_each_word): ASCII letters, digits, '_', and every
+// byte >= 0x80. A table: every byte of every ingested text is looked up.
+inline constexpr auto kWordByte = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c >= 0x80;
+  }
+  return t;
+}();
+
 // Calls f(std::string_view word) for each identifier-like word ([A-Za-z_][A-Za-z0-9_]*,
 // and bytes >= 0x80 as word characters) in text.
 template <typename F>
 void for_each_word(std::string_view text, F&& f) {
   std::size_t i = 0;
   const std::size_t n = text.size();
-  auto word_char = [](unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c >= 0x80;
-  };
+  auto word_char = [](unsigned char c) { return kWordByte[c]; };
   while (i < n) {
     if (!word_char(static_cast<unsigned char>(text[i]))) {
       ++i;

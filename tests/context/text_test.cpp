@@ -36,6 +36,18 @@ TEST_CASE("index terms: whole identifiers and their parts, lowercased", "[contex
   CHECK(index_terms("caf\xc3\xa9") == "caf\xc3\xa9 ");
 }
 
+// Lowercase words of letters and digits take a fast path (copied as they are); everything
+// else takes the general one. Both must give the same terms at their boundaries.
+TEST_CASE("index terms: plain lowercase words and the words around them", "[context][text]") {
+  CHECK(index_terms("deploy v2 abc123 2024 007") == "deploy v2 abc123 ");
+  CHECK(index_terms(std::string(64, 'a')) == std::string(64, 'a') + " ");
+  CHECK(index_terms(std::string(65, 'a')).empty());
+  CHECK(index_terms(std::string(63, 'a') + "B") == std::string(63, 'a') + "b " + std::string(63, 'a') + " ");  // one-letter parts are dropped
+  CHECK(index_terms("x86_64 _private__ Deploy") == "x86_64 x86 private deploy ");
+  CHECK(index_terms("rollback,leak;queue") == "rollback leak queue ");
+  CHECK(index_terms("na\xc3\xafve") == "na\xc3\xafve ");
+}
+
 TEST_CASE("UTF-8 validation rejects overlongs, surrogates and truncation", "[context][text]") {
   CHECK(valid_utf8("plain ascii"));
   CHECK(valid_utf8("\xe2\x82\xac"));          // euro sign
