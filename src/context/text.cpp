@@ -284,8 +284,8 @@ void append_index_terms(std::string_view text, std::string& out) {
     if (w.size() <= 64) {
       bool plain = true, digits = true;
       for (unsigned char c : w) {
-        const bool digit = c >= '0' && c <= '9';
-        if (!digit && !(c >= 'a' && c <= 'z')) {
+        const bool digit = is_digit(c);
+        if (!digit && !is_lower(c)) {
           plain = false;
           break;
         }
