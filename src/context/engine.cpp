@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -270,6 +271,7 @@ class IndexSink final : public PreparedSink {
   }
 
   Status remove(std::string_view path) override {
+    STRATA_RETURN_IF_ERROR(flush_files());  // the lookup below reads files
     // A first ingest keeps no record of the records it wrote (see tracked()): ask the index.
     if (lookup(path, /*ask_index=*/!has_rows_) == nullptr) return ok_status();
     auto it = existing_.find(path);
@@ -314,9 +316,16 @@ class IndexSink final : public PreparedSink {
 
   // The edge indexes dropped for a bulk import are built (ingest() does it after the
   // documents commit, in a transaction of its own).
-  Status finish() { return edges_.end_bulk(); }
-  // Writes the edges still batched (EdgeWriter::kBatch): before the documents commit.
-  Status flush_edges() { return edges_.flush(); }
+  Status finish() {
+    STRATA_RETURN_IF_ERROR(flush_files());
+    return edges_.end_bulk();
+  }
+  // Writes the file rows and edges still batched (kFileBatch, EdgeWriter::kBatch): before
+  // anything else reads files after the scan, and before the documents commit.
+  Status flush() {
+    STRATA_RETURN_IF_ERROR(flush_files());
+    return edges_.flush();
+  }
   // Whether this scan dropped the edge indexes (a bulk import): finish() builds them.
   [[nodiscard]] bool edges_in_bulk() const { return edges_.bulk(); }
 
@@ -341,6 +350,7 @@ class IndexSink final : public PreparedSink {
 
   Status maybe_bulk() {
     if (has_rows_ || edges_before_ > static_cast<std::int64_t>(2 * kBulkAfter)) return ok_status();
+    STRATA_RETURN_IF_ERROR(flush_files());  // begin_bulk writes the pending edges
     return edges_.begin_bulk();
   }
 
@@ -500,6 +510,7 @@ class IndexSink final : public PreparedSink {
   // chat export or a git history never pays for it).
   Status check_other_kind(std::string_view path, bool commit) {
     if (has_rows_ || !(commit ? wrote_files_ : wrote_commits_)) return ok_status();
+    if (commit) STRATA_RETURN_IF_ERROR(flush_files());
     Stmt& q = commit ? stmt(18, "SELECT 1 FROM files WHERE source = ?1 AND path = ?2")
                      : stmt(19, "SELECT 1 FROM commits WHERE source = ?1 AND hash = ?2");
     if (!q.ok()) return sqlite_error(db_, "look up path");
@@ -518,7 +529,12 @@ class IndexSink final : public PreparedSink {
     const std::string& hash = p.hash;
     STRATA_RETURN_IF_ERROR(check_other_kind(doc.path, /*commit=*/false));
     wrote_files_ = true;
-    if (const Existing* e = lookup(doc.path)) {
+    const Existing* e = lookup(doc.path);
+    // A record of a first ingest that no row of this scan is known to hold: its files row
+    // waits in the batch (kFileBatch). Anything else is written now, after the batch.
+    const bool batched = e == nullptr && !tracked(doc.kind);
+    if (!batched) STRATA_RETURN_IF_ERROR(flush_files());
+    if (e != nullptr) {
       if (e->commit) return invalid_argument_error("path names a commit: " + doc.path);
       STRATA_RETURN_IF_ERROR(delete_file(e->id));
       ++report_.updated;
@@ -548,8 +564,16 @@ class IndexSink final : public PreparedSink {
           .bind_ref(9, p.access).bind_blob_ref(10, doc.content);
       return step_done(ins, "insert file");
     };
-    STRATA_RETURN_IF_ERROR(insert_replacing(insert, doc.path, /*commit=*/false));
-    const std::int64_t id = sqlite3_last_insert_rowid(db_);
+    std::int64_t id = 0;
+    if (batched) {
+      Result<std::int64_t> queued = queue_file(p, language, lines, flags);
+      if (!queued.ok()) return queued.status();
+      id = *queued;
+    } else {
+      STRATA_RETURN_IF_ERROR(insert_replacing(insert, doc.path, /*commit=*/false));
+      id = sqlite3_last_insert_rowid(db_);
+      next_file_id_ = 0;  // the batch's next id is read again (max(id) + 1)
+    }
     if (tracked(doc.kind)) remember(doc.path, {id, hash, false});
     delta_.added_files.push_back(id);
     if (substring_index_) {
@@ -581,9 +605,135 @@ class IndexSink final : public PreparedSink {
     return step_done(fts, "insert file terms");
   }
 
+  // The files rows of a first ingest's records go in kFileBatch at a time, by one multi-row
+  // INSERT: a statement's fixed cost (its program started and halted, the table's and its
+  // indexes' cursors opened and positioned) is paid once per batch instead of once per row,
+  // less than half the cost of a row (docs/benchmarks.md, fourteenth pass). A queued row
+  // takes its id at once (the batch's first id is max(id) + 1: this connection is the only
+  // writer), so the document's full-text row, chunks and edges are written with it before
+  // its files row is. The edges wait with the rows (EdgeWriter::hold): a record that turns
+  // out to replace an earlier one of the scan deletes the earlier edges first.
+  static constexpr std::size_t kFileBatch = 32;
+  static constexpr std::size_t kFileBatchBytes = std::size_t{1} << 20;
+  struct PendingFile {
+    std::int64_t id;
+    std::uint32_t begin[6];  // path, hash, commit, language, access, content in file_arena_
+    std::uint32_t size[6];
+    std::int64_t bytes, lines, flags;
+  };
+
+  Result<std::int64_t> queue_file(const PreparedDocument& p, std::string_view language, int lines, std::uint8_t flags) {
+    const Document& doc = p.doc;
+    // The same path twice in one batch: the first goes in first, the second then replaces it.
+    for (const PendingFile& f : pending_files_) {
+      if (std::string_view(file_arena_).substr(f.begin[0], f.size[0]) == doc.path) {
+        STRATA_RETURN_IF_ERROR(flush_files());
+        break;
+      }
+    }
+    if (next_file_id_ == 0) {
+      Stmt& next = stmt(22, "SELECT coalesce(max(id), 0) + 1 FROM files");
+      if (!next.ok() || next.step() != SQLITE_ROW) {
+        if (next.ok()) next.reset();
+        return sqlite_error(db_, "read file ids");
+      }
+      next_file_id_ = next.int64(0);
+      next.reset();
+    }
+    if (file_arena_.size() + doc.path.size() + p.hash.size() + doc.commit.size() + language.size() + p.access.size() +
+            doc.content.size() > std::numeric_limits<std::uint32_t>::max()) {
+      STRATA_RETURN_IF_ERROR(flush_files());
+    }
+    PendingFile f{};
+    f.id = next_file_id_++;
+    const std::string_view fields[6] = {doc.path, p.hash, doc.commit, language, p.access, doc.content};
+    for (int i = 0; i < 6; ++i) {
+      f.begin[i] = static_cast<std::uint32_t>(file_arena_.size());
+      f.size[i] = static_cast<std::uint32_t>(fields[i].size());
+      file_arena_.append(fields[i]);
+    }
+    f.bytes = static_cast<std::int64_t>(doc.content.size());
+    f.lines = lines;
+    f.flags = flags;
+    pending_files_.push_back(f);
+    edges_.hold(true);
+    if (pending_files_.size() >= kFileBatch || file_arena_.size() >= kFileBatchBytes) {
+      STRATA_RETURN_IF_ERROR(flush_files());
+    }
+    return f.id;
+  }
+
+  // Writes the queued files rows, then the edges held with them.
+  Status flush_files() {
+    if (pending_files_.empty()) return ok_status();
+    // Written or not, the batch is done with: after an error the ingest rolls back.
+    struct Clear {
+      IndexSink& s;
+      ~Clear() {
+        s.pending_files_.clear();
+        s.file_arena_.clear();
+        s.edges_.hold(false);
+      }
+    } clear{*this};
+    const std::string_view arena(file_arena_);
+    auto field = [&](const PendingFile& f, int i) { return arena.substr(f.begin[i], f.size[i]); };
+    auto bind_row = [&](Stmt& st, int k, const PendingFile& f) {
+      st.bind(k, f.id).bind_ref(k + 1, source_).bind_ref(k + 2, field(f, 0)).bind_ref(k + 3, field(f, 1))
+          .bind_ref(k + 4, field(f, 2)).bind_ref(k + 5, field(f, 3)).bind(k + 6, f.bytes).bind(k + 7, f.lines)
+          .bind(k + 8, f.flags).bind_ref(k + 9, field(f, 4)).bind_blob_ref(k + 10, field(f, 5));
+    };
+    constexpr const char* kColumns =
+        " INTO files(id, source, path, hash, commit_hash, language, bytes, lines, flags, access, content) VALUES";
+    constexpr const char* kRow = "(?,?,?,?,?,?,?,?,?,?,?)";
+    const std::size_t rows = pending_files_.size();
+    Stmt& insert = file_batch_[rows - 1];
+    if (!insert.ok()) {
+      // OR IGNORE: a multi-row INSERT that may abort halfway runs in a statement savepoint,
+      // which makes FTS5 flush its pending terms to a new segment, once per batch (see
+      // EdgeWriter::flush). A row ignored here broke UNIQUE(source, path): handled below.
+      std::string sql = std::string("INSERT OR IGNORE") + kColumns;
+      for (std::size_t r = 0; r < rows; ++r) (sql += r == 0 ? "" : ",") += kRow;
+      insert = Stmt(db_, sql);
+      if (!insert.ok()) return sqlite_error(db_, "prepare file insert");
+    }
+    for (std::size_t r = 0; r < rows; ++r) bind_row(insert, static_cast<int>(11 * r + 1), pending_files_[r]);
+    STRATA_RETURN_IF_ERROR(step_done(insert, "insert files"));
+    if (static_cast<std::size_t>(sqlite3_changes(db_)) != rows) {
+      // A record the scan put twice, its earlier row written before this batch (the same
+      // path twice in one batch is flushed in between, queue_file): the earlier row and its
+      // edges go, and this one takes its place (what insert_replacing does row by row).
+      Stmt& has = stmt(23, "SELECT 1 FROM files WHERE id = ?1");
+      for (const PendingFile& f : pending_files_) {
+        has.bind(1, f.id);
+        const int rc = has.step();
+        has.reset();
+        if (rc == SQLITE_ROW) continue;
+        if (rc != SQLITE_DONE) return sqlite_error(db_, "read file");
+        const std::string_view path = field(f, 0);
+        Stmt& prev = stmt(25, "SELECT id FROM files WHERE source = ?1 AND path = ?2");
+        prev.bind(1, source_).bind(2, path);
+        const int found = prev.step();
+        const std::int64_t prev_id = found == SQLITE_ROW ? prev.int64(0) : 0;
+        prev.reset();
+        if (found != SQLITE_ROW) return found == SQLITE_DONE ? internal_error("file row not written: " + std::string(path))
+                                                             : sqlite_error(db_, "look up path");
+        STRATA_RETURN_IF_ERROR(delete_file(prev_id));
+        STRATA_RETURN_IF_ERROR(edges_.remove_written(source_, path));
+        --report_.added;
+        ++report_.updated;
+        Stmt& one = stmt(24, (std::string("INSERT") + kColumns + kRow).c_str());
+        bind_row(one, 1, f);
+        STRATA_RETURN_IF_ERROR(step_done(one, "insert file"));
+      }
+    }
+    edges_.hold(false);
+    return edges_.flush();
+  }
+
   Status put_commit(const PreparedDocument& p) {
     const Document& doc = p.doc;
     const std::string& key = p.hash;
+    STRATA_RETURN_IF_ERROR(flush_files());
     STRATA_RETURN_IF_ERROR(check_other_kind(doc.path, /*commit=*/true));
     wrote_commits_ = true;
     if (const Existing* e = lookup(doc.path)) {
@@ -638,7 +788,11 @@ class IndexSink final : public PreparedSink {
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
   bool wrote_files_ = false, wrote_commits_ = false;  // this scan put a file / a commit
-  Stmt stmts_[22];
+  Stmt stmts_[26];
+  std::vector<PendingFile> pending_files_;  // files rows queued (queue_file)
+  std::string file_arena_;                  // their strings
+  std::int64_t next_file_id_ = 0;           // the id of the next queued row; 0: read max(id) + 1
+  Stmt file_batch_[kFileBatch];             // INSERT of n queued rows, by n - 1
   FileTerms terms_;  // delete_file's re-derived terms (buffers kept between rows)
   CatalogDelta delta_;
 };
@@ -721,6 +875,8 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   if (Status ws = stop_writer(); !ws.ok()) return fail(ws);
   if (!scanned.ok()) return fail(scanned.status());
   if (sink.cancelled()) return fail(cancelled_error("ingest cancelled"));
+  s = sink.flush();  // the rows still batched, before anything reads files
+  if (!s.ok()) return fail(s);
   if (scanned->complete) {
     s = sink.remove_unseen();
     if (!s.ok()) return fail(s);
@@ -742,7 +898,7 @@ Result<IngestReport> EngineImpl::ingest(Connector& connector, const IngestOption
   // table has no secondary index (social-graph queries scan it); an engine opened after a
   // crash in between builds them (ensure_edges_schema), as does the next ingest after a
   // failed build.
-  s = sink.flush_edges();
+  s = sink.flush();
   if (!s.ok()) return fail(s);
   const bool deferred_edges = sink.edges_in_bulk();
   if (!deferred_edges) {

@@ -34,6 +34,10 @@ Status EdgeWriter::begin_bulk() {
 
 Status EdgeWriter::end_bulk() {
   STRATA_RETURN_IF_ERROR(flush());
+  return build_indexes();
+}
+
+Status EdgeWriter::build_indexes() {
   if (!bulk_) return ok_status();
   // CREATE INDEX feeds SQLite's external sorter, which sorts runs as large as the page cache
   // (32 MB here) on the calling thread. Runs of 4 MB sorted by helper threads (PRAGMA
@@ -90,7 +94,7 @@ Status EdgeWriter::add(std::string_view source, std::string_view doc, std::strin
   e.time = time;
   e.ord = ord;
   pending_.push_back(e);
-  return pending_.size() >= kBatch ? flush() : ok_status();
+  return !held_ && pending_.size() >= kBatch ? flush() : ok_status();
 }
 
 Status EdgeWriter::flush() {
@@ -112,35 +116,32 @@ Status EdgeWriter::flush() {
   // statement savepoint, and opening one makes every FTS5 table of the transaction flush its
   // pending terms to a new segment, per batch. No edge is ever NULL, so nothing is ignored.
   constexpr const char* kColumns = "INSERT OR IGNORE INTO edges(source, doc, relation, account, target, time, ord, access) VALUES";
-  std::size_t done = 0;
-  if (pending_.size() == kBatch) {
-    if (!insert_batch_.ok()) {
+  // Full batches, then the rest by one statement of its size (each size prepared once).
+  for (std::size_t done = 0; done < pending_.size();) {
+    const std::size_t rows = std::min(kBatch, pending_.size() - done);
+    Stmt& insert = insert_[rows - 1];
+    if (!insert.ok()) {
       std::string sql = kColumns;
-      for (std::size_t r = 0; r < kBatch; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?)";
-      insert_batch_ = Stmt(db_, sql);
-      if (!insert_batch_.ok()) return sqlite_error(db_, "prepare edge insert");
+      for (std::size_t r = 0; r < rows; ++r) sql += r == 0 ? "(?,?,?,?,?,?,?,?)" : ",(?,?,?,?,?,?,?,?)";
+      insert = Stmt(db_, sql);
+      if (!insert.ok()) return sqlite_error(db_, "prepare edge insert");
     }
-    for (std::size_t r = 0; r < kBatch; ++r) bind_row(insert_batch_, static_cast<int>(8 * r + 1), pending_[r]);
-    const int rc = insert_batch_.step();
-    insert_batch_.reset();
+    for (std::size_t r = 0; r < rows; ++r) bind_row(insert, static_cast<int>(8 * r + 1), pending_[done + r]);
+    const int rc = insert.step();
+    insert.reset();
     if (rc != SQLITE_DONE) return sqlite_error(db_, "insert edges");
-    done = kBatch;
-  }
-  if (done < pending_.size() && !insert_.ok()) {
-    insert_ = Stmt(db_, std::string(kColumns) + "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    if (!insert_.ok()) return sqlite_error(db_, "prepare edge insert");
-  }
-  for (; done < pending_.size(); ++done) {
-    bind_row(insert_, 1, pending_[done]);
-    const int rc = insert_.step();
-    insert_.reset();
-    if (rc != SQLITE_DONE) return sqlite_error(db_, "insert edge");
+    done += rows;
   }
   return ok_status();
 }
 
 Status EdgeWriter::remove(std::string_view source, std::string_view doc) {
-  STRATA_RETURN_IF_ERROR(end_bulk());  // flushes too
+  STRATA_RETURN_IF_ERROR(flush());
+  return remove_written(source, doc);
+}
+
+Status EdgeWriter::remove_written(std::string_view source, std::string_view doc) {
+  STRATA_RETURN_IF_ERROR(build_indexes());  // the delete needs edges_doc
   if (!delete_.ok()) {
     delete_ = Stmt(db_, "DELETE FROM edges WHERE source = ?1 AND doc = ?2");
     if (!delete_.ok()) return sqlite_error(db_, "prepare edge delete");

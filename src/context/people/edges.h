@@ -45,6 +45,9 @@ class EdgeWriter {
   Status replace(std::string_view source, const Document& doc, std::string_view access, bool is_new = false);
   // Deletes the edges of `doc` (pending ones are written first).
   Status remove(std::string_view source, std::string_view doc);
+  // Deletes the written edges of `doc` and leaves the pending ones pending (they are a newer
+  // version's: see hold()). Ends bulk mode without writing what is pending.
+  Status remove_written(std::string_view source, std::string_view doc);
 
   // Edges are inserted kBatch at a time, by one multi-row INSERT: a statement's fixed cost
   // (its program started and halted, a cursor opened and closed) is paid once per batch
@@ -53,6 +56,10 @@ class EdgeWriter {
   // flush before it commits (pending edges are lost with the writer otherwise).
   static constexpr std::size_t kBatch = 32;
   Status flush();
+  // While held, add() never writes: the edges wait for flush() however many there are (the
+  // owner holds them until the documents they belong to are written, so that a document
+  // replacing an earlier one can delete the earlier edges first: remove_written()).
+  void hold(bool held) noexcept { held_ = held; }
   // Edges added and not yet written.
   [[nodiscard]] std::size_t pending() const noexcept { return pending_.size(); }
 
@@ -76,12 +83,13 @@ class EdgeWriter {
     std::int64_t ord;
   };
   sqlite3* db_;
-  Stmt insert_;        // one row
-  Stmt insert_batch_;  // kBatch rows
+  Status build_indexes();  // bulk mode's end, without a flush
+  Stmt insert_[kBatch];    // by row count - 1
   Stmt delete_;
   std::string arena_;
   std::vector<Pending> pending_;
   bool bulk_ = false;
+  bool held_ = false;
 };
 
 }  // namespace strata::context::detail
