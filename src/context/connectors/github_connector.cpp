@@ -74,8 +74,13 @@ class GitHubExportConnector final : public Connector {
     std::vector<std::string> pull_files;
     if (exists(options_.root + "/pulls.json")) pull_files.push_back("pulls.json");
     for (auto& f : json_files(options_.root + "/pulls", "page")) pull_files.push_back("pulls/" + f);
-    for (const auto& rel : pull_files) {
+    // The pages too are read ahead (prefetch.h): on a cold disk the scan would otherwise
+    // wait for each one in turn, and the writer for the scan.
+    Prefetcher pages(absolute(pull_files), 4);
+    for (std::size_t i = 0; i < pull_files.size(); ++i) {
+      const std::string& rel = pull_files[i];
       if (fw.stopped()) break;
+      pages.reached(i);
       auto text = read(rel, fw);
       if (!text) continue;
       c.file = rel;
@@ -114,8 +119,11 @@ class GitHubExportConnector final : public Connector {
     std::vector<std::string> issue_files;
     if (exists(options_.root + "/issues.json")) issue_files.push_back("issues.json");
     for (auto& f : json_files(options_.root + "/issues", "page")) issue_files.push_back("issues/" + f);
-    for (const auto& rel : issue_files) {
+    Prefetcher issue_pages(absolute(issue_files), 4);
+    for (std::size_t i = 0; i < issue_files.size(); ++i) {
+      const std::string& rel = issue_files[i];
       if (fw.stopped()) break;
+      issue_pages.reached(i);
       auto text = read(rel, fw);
       if (!text) continue;
       c.file = rel;
@@ -144,6 +152,12 @@ class GitHubExportConnector final : public Connector {
   }
 
  private:
+  std::vector<std::string> absolute(const std::vector<std::string>& rels) const {
+    std::vector<std::string> out;
+    out.reserve(rels.size());
+    for (const auto& rel : rels) out.push_back(options_.root + "/" + rel);
+    return out;
+  }
   bool exists(const std::string& path) const {
     struct stat st {};
     return ::stat(path.c_str(), &st) == 0;
