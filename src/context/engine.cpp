@@ -299,7 +299,7 @@ class IndexSink final : public PreparedSink {
     // A first ingest wrote every row of its connector and removed what it was told to.
     if (!has_rows_) return ok_status();
     std::vector<std::string> gone;
-    Stmt rows(db_, "SELECT path FROM files INDEXED BY files_key WHERE source = ?1"
+    Stmt rows(db_, "SELECT path FROM files WHERE source = ?1"  // UNIQUE(source, path) covers it
                    " UNION ALL SELECT hash FROM commits WHERE source = ?1");
     if (!rows.ok()) return sqlite_error(db_, "read files");
     rows.bind(1, source_);
@@ -373,10 +373,19 @@ class IndexSink final : public PreparedSink {
   Existing* lookup(std::string_view path, bool ask_index = false) {
     if (auto it = existing_.find(path); it != existing_.end()) return &it->second;
     if ((!has_rows_ && !ask_index) || path == last_miss_) return nullptr;
-    Stmt& f = stmt(14, "SELECT f.id, f.hash, coalesce(s.size, -1), s.mtime, s.ctime, s.ino, coalesce(s.seen, 0)"
-                       " FROM files f INDEXED BY files_key LEFT JOIN file_stamps s ON s.file_id = f.id"
-                       " WHERE f.source = ?1 AND f.path = ?2");
-    if (f.ok()) {
+    // A source file from the covering index files_code_key (its row is not read); a record
+    // (kFlagRecord: no entry there) from UNIQUE(source, path) and its row.
+    static constexpr const char* kFileLookups[2] = {
+        "SELECT f.id, f.hash, coalesce(s.size, -1), s.mtime, s.ctime, s.ino, coalesce(s.seen, 0)"
+        " FROM files f INDEXED BY files_code_key LEFT JOIN file_stamps s ON s.file_id = f.id"
+        " WHERE f.source = ?1 AND f.path = ?2 AND f.flags & 4 = 0",
+        "SELECT f.id, f.hash, coalesce(s.size, -1), s.mtime, s.ctime, s.ino, coalesce(s.seen, 0)"
+        " FROM files f LEFT JOIN file_stamps s ON s.file_id = f.id"
+        " WHERE f.source = ?1 AND f.path = ?2 AND f.flags & 4 != 0"};
+    static_assert(kFlagRecord == 4, "files_code_key's condition and the lookups name the record flag's value");
+    for (int i = 0; i < 2; ++i) {
+      Stmt& f = stmt(i == 0 ? 14 : 26, kFileLookups[i]);
+      if (!f.ok()) continue;
       f.bind(1, source_).bind(2, path);
       if (f.step() == SQLITE_ROW) {
         Existing e{f.int64(0), f.text(1), false};
@@ -788,7 +797,7 @@ class IndexSink final : public PreparedSink {
   std::size_t ticks_ = 0;
   std::int64_t scan_start_ns_ = 0;
   bool wrote_files_ = false, wrote_commits_ = false;  // this scan put a file / a commit
-  Stmt stmts_[26];
+  Stmt stmts_[27];
   std::vector<PendingFile> pending_files_;  // files rows queued (queue_file)
   std::string file_arena_;                  // their strings
   std::int64_t next_file_id_ = 0;           // the id of the next queued row; 0: read max(id) + 1

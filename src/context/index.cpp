@@ -61,7 +61,15 @@ CREATE VIRTUAL TABLE files_vocab USING fts5vocab(files_fts, 'row');
 // open (their files have no stamps yet: each is read once more, then stamped).
 //   file_stamps  stat stamp of each file when it was last read (the re-ingest fast path);
 //                kept apart from files so reading stamps never walks content overflow pages
-//   files_key    covering index: a re-ingest loads (path, hash) without touching file rows
+//   files_code_key  covering index: a re-ingest loads (path, hash) of a source file
+//                without touching its row. Partial: records of systems of record (chat,
+//                pull requests: kFlagRecord) have no entry, which saves a bulk import of a
+//                million messages an index entry per row (docs/benchmarks.md, fourteenth
+//                pass); their lookups go through UNIQUE(source, path) and the row. It
+//                replaces the full index files_key of indexes made before it (dropped when
+//                the index is opened). `flags` is in it so that the lookup's condition on it
+//                is answered from the index too (SQLite 3.40 reads the row for a column the
+//                query names otherwise, even one only the index's own condition uses).
 //   files_commit_set  finds the rows whose commit must be re-stamped without a table scan;
 //                partial: only rows with a commit of their own (documents of systems of
 //                record have none, and a complete scan leaves '' behind), so a bulk ingest
@@ -73,7 +81,8 @@ const char* const kSchemaAdditions = R"sql(
 CREATE TABLE IF NOT EXISTS file_stamps(
   file_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, mtime INTEGER NOT NULL,
   ctime INTEGER NOT NULL, ino INTEGER NOT NULL, seen INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS files_key ON files(source, path, hash);
+DROP INDEX IF EXISTS files_key;
+CREATE INDEX IF NOT EXISTS files_code_key ON files(source, path, hash, flags) WHERE flags & 4 = 0;
 DROP INDEX IF EXISTS files_commit;
 CREATE INDEX IF NOT EXISTS files_commit_set ON files(source, commit_hash) WHERE commit_hash != '';
 CREATE INDEX IF NOT EXISTS commits_access ON commits(access);
@@ -206,9 +215,11 @@ Result<DbPtr> open_index_db(const std::string& path, bool create_schema, bool va
                                         " PRAGMA foreign_keys=OFF; PRAGMA cache_size=-32000;"
                                         " PRAGMA journal_size_limit=67108864;"));
   if (!fresh && create_schema) {
-    Stmt probe(db.get(), "SELECT 1 FROM sqlite_schema WHERE name = 'files_commit_set'");
+    // Every index added, none of the ones they replace.
+    Stmt probe(db.get(), "SELECT (SELECT count(*) FROM sqlite_schema WHERE name IN ('files_commit_set', 'files_code_key')) = 2"
+                         " AND NOT EXISTS(SELECT 1 FROM sqlite_schema WHERE name IN ('files_commit', 'files_key'))");
     if (!probe.ok()) return sqlite_error(db.get(), "read schema");
-    const bool has_additions = probe.step() == SQLITE_ROW;
+    const bool has_additions = probe.step() == SQLITE_ROW && probe.int64(0) == 1;
     probe.reset();  // a statement left on a row would keep tables from being dropped
     if (!has_additions) {
       STRATA_RETURN_IF_ERROR(exec(db.get(), "BEGIN"));

@@ -155,3 +155,64 @@ TEST_CASE("schema: a new index has 16 KiB pages and a 16 MiB FTS5 pending-terms 
   CHECK(sql_column(index, "PRAGMA page_size") == std::vector<std::string>{"16384"});
   CHECK(sql_column(index, "SELECT v FROM files_fts_config WHERE k = 'hashsize'") == std::vector<std::string>{"16777216"});
 }
+
+TEST_CASE("schema: an index with the full files_key index is migrated to files_code_key, which records do not enter",
+          "[context][schema]") {
+  ContextTempDir t;
+  const std::string index = t.path("index.db");
+  auto file = [](const std::string& path, const std::string& text) {
+    Document d;
+    d.path = path;
+    d.content = text;
+    d.access = {"*"};
+    return d;
+  };
+  auto chat = [&](const std::string& path, const std::string& text) {
+    Document d = file(path, text);
+    d.kind = DocumentKind::kChatMessage;
+    d.authors = {"slack:U1"};
+    return d;
+  };
+  test::DocsConnector c("mixed");
+  c.complete = true;
+  c.docs = {file("src/otter.py", "def otter():\n    pass\n"), file("docs/otter.md", "# Otters\n"),
+            chat("slack:C1/1.0", "otter sighting"), chat("slack:C1/2.0", "otter again")};
+  {
+    auto engine = ContextEngine::open({.index_path = index});
+    REQUIRE(engine.ok());
+    REQUIRE((*engine)->ingest(c).ok());
+  }
+  // The source files have an entry, the records none (they are looked up by UNIQUE(source, path)).
+  CHECK(sql_column(index, "SELECT count(*) FROM files INDEXED BY files_code_key WHERE flags & 4 = 0") ==
+        std::vector<std::string>{"2"});
+  CHECK(sql_column(index, "SELECT count(*) FROM files WHERE flags & 4 != 0") == std::vector<std::string>{"2"});
+  const auto plan = sql_column(index, "EXPLAIN QUERY PLAN SELECT f.id, f.hash FROM files f INDEXED BY files_code_key"
+                                      " WHERE f.source = 'mixed' AND f.path = 'src/otter.py' AND f.flags & 4 = 0");
+  REQUIRE_FALSE(plan.empty());
+  CHECK(plan.front().find("COVERING INDEX files_code_key") != std::string::npos);
+
+  // What an index made before looked like: one full index for every row.
+  sql_column(index, "DROP INDEX files_code_key");
+  sql_column(index, "CREATE INDEX files_key ON files(source, path, hash)");
+  {
+    auto engine = ContextEngine::open({.index_path = index});
+    REQUIRE(engine.ok());
+    // Everything put again (found through either lookup), a message edited, one gone.
+    c.docs = {file("src/otter.py", "def otter():\n    return 'river'\n"), file("docs/otter.md", "# Otters\n"),
+              chat("slack:C1/1.0", "otter sighting confirmed")};
+    auto r = (*engine)->ingest(c);
+    REQUIRE(r.ok());
+    CHECK(r->added == 0);
+    CHECK(r->updated == 3);
+    CHECK(r->removed == 1);
+    auto hits = (*engine)->retrieve({.text = "confirmed sighting"});
+    REQUIRE(hits.ok());
+    REQUIRE_FALSE(hits->files.empty());
+    CHECK(hits->files.front().path == "slack:C1/1.0");
+  }
+  CHECK(sql_column(index, "SELECT name FROM sqlite_schema WHERE name LIKE 'files%key' ORDER BY name") ==
+        std::vector<std::string>{"files_code_key"});
+  CHECK(sql_column(index, "SELECT path FROM files ORDER BY path") ==
+        std::vector<std::string>{"docs/otter.md", "slack:C1/1.0", "src/otter.py"});
+  CHECK(sql_column(index, "PRAGMA integrity_check") == std::vector<std::string>{"ok"});
+}
