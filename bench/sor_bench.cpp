@@ -310,8 +310,9 @@ int main(int argc, char** argv) {
         for (const auto& f : day_files) std::filesystem::remove(f);  // a kept export stays as written
       }
     }
-    // What the ingests left to the checkpoint thread (it copies the log while no ingest
-    // runs) and the close finish: not in the ingest figures, shown so that it is not hidden.
+    // The close copies into the database file what the checkpoint thread has not yet copied
+    // of the log (the last ingest's pages, mostly): not in the ingest figures, shown so
+    // that it is not hidden.
     const auto t = std::chrono::steady_clock::now();
     engine->reset();
     std::printf("  %-28s %12s %12.2f   (the log copied into the database file, then removed)\n", "engine closed", "",

@@ -300,6 +300,19 @@ TEST_CASE("edges: end of a bulk import builds complete indexes and restores the 
   CHECK(pragma("SELECT count(*) FROM edges INDEXED BY edges_doc WHERE source = 'slack' AND doc = 'slack:C1/7'") == 1);
 }
 
+// Message i of channel C1 by `author`, in the thread of message i - i % 10.
+namespace {
+Document edge_test_message(int i, const std::string& author) {
+  Document d;
+  d.kind = DocumentKind::kChatMessage;
+  d.path = "slack:C1/" + std::to_string(i);
+  d.parent = "slack:C1/" + std::to_string(i - i % 10);
+  d.authors = {author};
+  d.timestamp = kNow + i;
+  return d;
+}
+}  // namespace
+
 // EdgeWriter inserts edges kBatch at a time: what is pending is written by flush(), before a
 // remove() of any document, and never twice; a failed batch reports the error and is dropped.
 TEST_CASE("edges: batched inserts are written by flush and before a remove, and a failed batch is reported",
@@ -307,15 +320,7 @@ TEST_CASE("edges: batched inserts are written by flush and before a remove, and 
   EdgeIndex index;
   sqlite3* raw = index.raw();
   auto count = [&](const std::string& sql) { return index.scalar(sql); };
-  auto message = [](int i, const std::string& author) {
-    Document d;
-    d.kind = DocumentKind::kChatMessage;
-    d.path = "slack:C1/" + std::to_string(i);
-    d.parent = "slack:C1/" + std::to_string(i - i % 10);
-    d.authors = {author};
-    d.timestamp = kNow + i;
-    return d;
-  };
+  auto message = edge_test_message;
   constexpr int kBatch = static_cast<int>(detail::EdgeWriter::kBatch);
   REQUIRE(detail::exec(raw, "BEGIN").ok());
   detail::EdgeWriter edges(raw);
@@ -371,5 +376,46 @@ TEST_CASE("edges: batched inserts are written by flush and before a remove, and 
   CHECK(edges.pending() == 0);
   CHECK(count("SELECT count(*) FROM edges") == before);
   REQUIRE(edges.flush().ok());
+  REQUIRE(detail::exec(raw, "COMMIT").ok());
+}
+
+// While held (a first ingest's files rows are queued), edges wait for flush() however many
+// there are; remove_written() deletes a document's written edges and leaves its pending ones,
+// which belong to the version that replaces it. In bulk mode it builds the indexes first.
+TEST_CASE("edges: held edges wait for flush, and remove_written keeps the pending version", "[context][people]") {
+  EdgeIndex index;
+  sqlite3* raw = index.raw();
+  auto count = [&](const std::string& sql) { return index.scalar(sql); };
+  auto message = edge_test_message;
+  REQUIRE(detail::exec(raw, "BEGIN").ok());
+  detail::EdgeWriter edges(raw);
+  edges.hold(true);
+  const int n = static_cast<int>(detail::EdgeWriter::kBatch) + 8;
+  for (int i = 0; i < n; ++i) REQUIRE(edges.replace("slack", message(i, "slack:U1"), "\n*\n", true).ok());
+  CHECK(edges.pending() == static_cast<std::size_t>(n));  // more than a batch, none written
+  CHECK(count("SELECT count(*) FROM edges") == 0);
+  REQUIRE(edges.remove_written("slack", "slack:C1/3").ok());  // nothing written: nothing goes
+  CHECK(edges.pending() == static_cast<std::size_t>(n));
+  edges.hold(false);
+  REQUIRE(edges.flush().ok());  // a batch of 32 and one of 8
+  CHECK(edges.pending() == 0);
+  CHECK(count("SELECT count(*) FROM edges") == n);
+  CHECK(count("SELECT count(DISTINCT doc) FROM edges") == n);
+
+  // A second version of slack:C1/3 while held, after bulk mode began: the first version's
+  // edge goes, the second's is written by the flush, and the indexes are back.
+  REQUIRE(edges.begin_bulk().ok());
+  edges.hold(true);
+  REQUIRE(edges.replace("slack", message(3, "slack:U9"), "\n*\n", true).ok());
+  REQUIRE(edges.remove_written("slack", "slack:C1/3").ok());
+  CHECK_FALSE(edges.bulk());
+  CHECK(edges.pending() == 1);
+  CHECK(count("SELECT count(*) FROM edges WHERE doc = 'slack:C1/3'") == 0);
+  edges.hold(false);
+  REQUIRE(edges.flush().ok());
+  CHECK(count("SELECT count(*) FROM edges WHERE doc = 'slack:C1/3' AND account = 'slack:U9'") == 1);
+  CHECK(count("SELECT count(*) FROM edges WHERE doc = 'slack:C1/3'") == 1);
+  CHECK(count("SELECT count(*) FROM edges") == n);
+  CHECK(count("SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'edges'") == 3);
   REQUIRE(detail::exec(raw, "COMMIT").ok());
 }
