@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
-#include <limits>
 #include <optional>
 #include <system_error>
 #include <thread>
@@ -540,8 +539,9 @@ class IndexSink final : public PreparedSink {
     wrote_files_ = true;
     const Existing* e = lookup(doc.path);
     // A record of a first ingest that no row of this scan is known to hold: its files row
-    // waits in the batch (kFileBatch). Anything else is written now, after the batch.
-    const bool batched = e == nullptr && !tracked(doc.kind);
+    // waits in the batch (kFileBatch). Anything else, and a record too large for the batch's
+    // buffer, is written now, after the batch.
+    const bool batched = e == nullptr && !tracked(doc.kind) && doc.content.size() < kFileBatchBytes;
     if (!batched) STRATA_RETURN_IF_ERROR(flush_files());
     if (e != nullptr) {
       if (e->commit) return invalid_argument_error("path names a commit: " + doc.path);
@@ -649,10 +649,6 @@ class IndexSink final : public PreparedSink {
       next_file_id_ = next.int64(0);
       next.reset();
     }
-    if (file_arena_.size() + doc.path.size() + p.hash.size() + doc.commit.size() + language.size() + p.access.size() +
-            doc.content.size() > std::numeric_limits<std::uint32_t>::max()) {
-      STRATA_RETURN_IF_ERROR(flush_files());
-    }
     PendingFile f{};
     f.id = next_file_id_++;
     const std::string_view fields[6] = {doc.path, p.hash, doc.commit, language, p.access, doc.content};
@@ -735,8 +731,7 @@ class IndexSink final : public PreparedSink {
         STRATA_RETURN_IF_ERROR(step_done(one, "insert file"));
       }
     }
-    edges_.hold(false);
-    return edges_.flush();
+    return edges_.flush();  // Clear ends the hold
   }
 
   Status put_commit(const PreparedDocument& p) {
