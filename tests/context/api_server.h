@@ -18,13 +18,20 @@ namespace strata::test {
 
 class ApiServer {
  public:
-  // `script`: a file name under tests/context/.
-  ApiServer(const ContextTempDir& dir, const std::string& script = "github_api_server.py")
-      : port_file_(dir.path("port")), log_(dir.path("requests.log")) {
+  // `script`: a file name under tests/context/. With `cert` and `key` (PEM files) the server
+  // answers over TLS (github_api_server.py only) and base() is https://.
+  ApiServer(const ContextTempDir& dir, const std::string& script = "github_api_server.py", const std::string& cert = "",
+            const std::string& key = "")
+      : port_file_(dir.path("port")), log_(dir.path("requests.log")), tls_(!cert.empty()) {
     const std::string path = std::string(STRATA_SOURCE_DIR) + "/tests/context/" + script;
     pid_ = ::fork();
     if (pid_ == 0) {
-      ::execl("/usr/bin/python3", "python3", path.c_str(), port_file_.c_str(), log_.c_str(), static_cast<char*>(nullptr));
+      if (tls_) {
+        ::execl("/usr/bin/python3", "python3", path.c_str(), port_file_.c_str(), log_.c_str(), cert.c_str(), key.c_str(),
+                static_cast<char*>(nullptr));
+      } else {
+        ::execl("/usr/bin/python3", "python3", path.c_str(), port_file_.c_str(), log_.c_str(), static_cast<char*>(nullptr));
+      }
       ::_exit(127);
     }
     for (int i = 0; i < 200 && port_ == 0; ++i) {
@@ -43,7 +50,7 @@ class ApiServer {
   ApiServer(const ApiServer&) = delete;
   ApiServer& operator=(const ApiServer&) = delete;
   int port() const { return port_; }
-  std::string base() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string base() const { return (tls_ ? "https://127.0.0.1:" : "http://127.0.0.1:") + std::to_string(port_); }
   // "GET <path> <Authorization>" per request so far.
   std::string log() const {
     std::ifstream in(log_);
@@ -54,6 +61,7 @@ class ApiServer {
 
  private:
   std::string port_file_, log_;
+  bool tls_ = false;
   pid_t pid_ = -1;
   int port_ = 0;
 };

@@ -393,10 +393,21 @@ TEST_CASE("jira export: v2 and v3 (ADF) issues, comments, links, access by proje
   CHECK_FALSE(sink.skips_for("SEC-9/comment").empty());  // the comment whose id is a number
 
   // Incremental: nothing newer than the cursor -> nothing offered.
-  CHECK(r->cursor == std::to_string(1706745600));
+  CHECK(detail::split_acl_cursor(r->cursor).position == std::to_string(1706745600));
   const auto puts = sink.puts;
-  REQUIRE(c->scan(r->cursor, sink).ok());
+  auto same = c->scan(r->cursor, sink);
+  REQUIRE(same.ok());
   CHECK(sink.puts == puts);
+  CHECK(same->cursor == r->cursor);
+  // A newer issue: only it is offered, and the cursor moves to its time.
+  t.write("jira/OPS-7.json", R"({"key": "OPS-7", "fields": {"summary": "Renew the wildcard certificate",
+    "status": {"name": "Open"}, "project": {"key": "OPS"}, "created": "2024-02-02T09:00:00.000+0000",
+    "updated": "2024-02-02T10:00:00.000+0000", "reporter": {"name": "alice"}}})");
+  auto newer = c->scan(r->cursor, sink);
+  REQUIRE(newer.ok());
+  CHECK(sink.puts == puts + 1);
+  CHECK(sink.at("jira:OPS-7").access == std::vector<std::string>{"jira-group:ops"});
+  CHECK(detail::split_acl_cursor(newer->cursor).position == std::to_string(1706868000));
 }
 
 TEST_CASE("docs tree: Markdown documents and ADR status", "[context][connectors]") {

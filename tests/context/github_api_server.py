@@ -3,9 +3,13 @@
 
 Answers in GitHub's REST formats with the behaviours a live connector must survive:
 Link-header pagination, 429 with Retry-After, 503, a truncated body, a rate-limit-exhausted
-response (X-RateLimit-Remaining: 0), and a repository that always fails (500).
-Usage: github_api_server.py <port-file> <log-file>. Binds 127.0.0.1 on a free port, writes
-the port to <port-file>, logs "METHOD PATH AUTH" per request to <log-file>.
+response (X-RateLimit-Remaining: 0), a repository that always fails (500), and one whose next
+link leaves the site (acme/elsewhere).
+Usage: github_api_server.py <port-file> <log-file> [<cert.pem> <key.pem>]. Binds 127.0.0.1 on
+a free port (over TLS with the certificate given), writes the port to <port-file>, logs
+"METHOD PATH AUTH" per request to <log-file>. /_test/* answers the HTTP client's own cases:
+a 403 with an exhausted rate limit, a 429 with only X-RateLimit-Reset, a 429 asking for too
+long a wait, an oversized body, 401, 403 and 418.
 """
 import json
 import sys
@@ -52,6 +56,9 @@ PULLS = [pull(3, "2024-03-05T00:00:00Z", "alice", "Fixes #4"), pull(2, "2024-03-
 # GitHub state a cursor test changes through /_control/github_edit_during_scan: when the
 # issues listing is next read, pull 2 is edited (after the pulls listing passed it) and
 # issue 4 is edited later still.
+# "https" when the server answers over TLS (its Link headers name the scheme it serves).
+SCHEME = ["http"]
+
 GITHUB = {"edit_armed": False, "issue4_updated": "2024-03-02T00:00:00Z"}
 
 
@@ -75,7 +82,7 @@ class Handler(BaseHTTPRequestHandler):
         return fixed or super().date_time_string(timestamp)
 
     def link(self, path, page, last):
-        host = "http://127.0.0.1:%d" % self.server.server_address[1]
+        host = "%s://127.0.0.1:%d" % (SCHEME[0], self.server.server_address[1])
         if page >= last:
             return {}
         return {"Link": '<%s%s?page=%d&per_page=100>; rel="next", <%s%s?page=%d>; rel="last"' % (
@@ -98,6 +105,8 @@ class Handler(BaseHTTPRequestHandler):
             with lock:
                 GITHUB["edit_armed"] = True
             return self.send_json({"ok": True})
+        if path.startswith("/_test/"):
+            return self.http_case(path[len("/_test/"):])
         if path.startswith("/_control/slack_"):
             return self.slack_control(path[len("/_control/slack_"):], q)
         if path.startswith("/api/"):
@@ -106,6 +115,12 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json({"message": "Server Error"}, 500)
         if path == "/repos/acme/api":
             return self.send_json({"full_name": "acme/api", "private": True})
+        if path == "/repos/acme/elsewhere/pulls":
+            # A next link that names this server's address as a user name, and "localhost" as
+            # the host: a client matching URLs by prefix would send its token there.
+            port = self.server.server_address[1]
+            return self.send_json([pull(9, "2024-03-09T00:00:00Z", "alice")], 200, {
+                "Link": '<http://127.0.0.1:%d@localhost:%d%s?page=2>; rel="next"' % (port, port, path)})
         if path == "/repos/acme/api/pulls":
             if page == 2 and once("pulls-429"):
                 return self.send_json({"message": "rate limited"}, 429, {"Retry-After": "3"})
@@ -159,6 +174,29 @@ class Handler(BaseHTTPRequestHandler):
             return self.send_json([])
         return self.send_json({"message": "Not Found"}, 404)
 
+
+    def http_case(self, case):
+        reset = str(int(time.time()) + 2)
+        if case == "limited403":
+            if once("limited403"):
+                return self.send_json({"message": "API rate limit exceeded"}, 403,
+                                      {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset})
+            return self.send_json({"ok": True})
+        if case == "reset429":
+            if once("reset429"):
+                return self.send_json({"message": "slow down"}, 429, {"X-RateLimit-Reset": reset})
+            return self.send_json({"ok": True})
+        if case == "long429":
+            return self.send_json({"message": "come back later"}, 429, {"Retry-After": "1000"})
+        if case == "big":
+            return self.send_json({"blob": "x" * 300000})
+        if case == "unauthorized":
+            return self.send_json({"message": "Bad credentials"}, 401)
+        if case == "forbidden":
+            return self.send_json({"message": "Resource not accessible"}, 403)
+        if case == "teapot":
+            return self.send_json({"message": "I'm a teapot"}, 418)
+        return self.send_json({"message": "Not Found"}, 404)
 
     def slack_control(self, what, q):
         """post?channel=&ts=[&when=<channel>] (now, or when <channel>'s history is next read),
@@ -254,6 +292,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+if len(sys.argv) >= 5:  # <cert.pem> <key.pem>: answer over TLS
+    import ssl
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(sys.argv[3], sys.argv[4])
+    server.socket = tls.wrap_socket(server.socket, server_side=True)
+    SCHEME[0] = "https"
 with open(port_file + ".tmp", "w") as f:
     f.write(str(server.server_address[1]))
 import os

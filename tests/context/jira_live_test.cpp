@@ -71,6 +71,23 @@ void check_acme_documents(const RecordingSink& sink) {
 
 }  // namespace
 
+TEST_CASE("jira live: a search longer than max_pages fails the scan and keeps the cursor", "[context][live][jira]") {
+  ContextTempDir t;
+  ApiServer server(t, "jira_api_server.py");
+  REQUIRE(server.port() > 0);
+  Waits waits;
+  JiraLiveOptions o = acme(server, waits);
+  o.http.max_pages = 2;  // the search has three pages
+  RecordingSink sink;
+  auto r = make_jira_live_connector(o)->scan("", sink);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == StatusCode::kResourceExhausted);
+  CHECK(r.status().message().find("the issue search: more than max_pages (2)") != std::string::npos);
+  o.http.max_pages = 3;
+  RecordingSink all;
+  CHECK(make_jira_live_connector(o)->scan("", all).ok());
+}
+
 TEST_CASE("jira live: full sync over several pages with 429, 503, truncated and garbled bodies (v3)", "[context][live][jira]") {
   ContextTempDir t;
   ApiServer server(t, "jira_api_server.py");
@@ -100,7 +117,7 @@ TEST_CASE("jira live: full sync over several pages with 429, 503, truncated and 
   CHECK(waits.count(std::chrono::milliseconds(100)) == 3);
   CHECK(waits.list.size() == 4);
   // The cursor: the newest `updated`, and every issue seen (all within the 24 h overlap).
-  auto cursor = d::parse_jira_cursor(r->cursor);
+  auto cursor = d::parse_jira_cursor(d::split_acl_cursor(r->cursor).position);
   REQUIRE(cursor);
   CHECK(cursor->high_water_ms == d::jira_time_ms("2024-03-05T10:05:30.000+0000"));
   CHECK(cursor->seen.size() == 5);
@@ -144,7 +161,7 @@ TEST_CASE("jira live: incremental re-sync picks up changed and late issues only"
   // Written: ACME-6, ACME-2 and its six comments (they quote the changed summary). ACME-5,
   // returned again by the minute-rounded search, is recognised and not offered.
   CHECK(sink.puts == puts + 8);
-  auto cursor = d::parse_jira_cursor(again->cursor);
+  auto cursor = d::parse_jira_cursor(d::split_acl_cursor(again->cursor).position);
   REQUIRE(cursor);
   CHECK(cursor->high_water_ms == d::jira_time_ms("2024-03-06T08:00:00.000+0000"));
   // Only the issues the next search can return again are remembered.

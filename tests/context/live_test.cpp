@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -44,6 +45,161 @@ TEST_CASE("http: Link headers", "[context][live]") {
   CHECK(next_link(R"(<https://a/x?page=5>; rel="last")").empty());
   CHECK(next_link("").empty());
   CHECK(next_link("<unterminated").empty());
+}
+
+TEST_CASE("http: credentials and links stay on the configured site", "[context][live]") {
+  using detail::same_site;
+  CHECK(same_site("https://api.github.com", "https://api.github.com/repos/a/b/pulls?page=2"));
+  CHECK(same_site("https://api.github.com", "https://API.github.com:443/x"));  // the default port
+  CHECK(same_site("https://jira.example.com/jira", "https://jira.example.com/jira/rest/api/2/search"));
+  CHECK(same_site("https://jira.example.com/jira/", "https://jira.example.com/jira"));
+  // A prefix of the base is not enough: another host, a user name, another scheme or port.
+  CHECK_FALSE(same_site("https://api.github.com", "https://api.github.com.evil.net/x"));
+  CHECK_FALSE(same_site("https://api.github.com", "https://api.github.com@evil.net/x"));
+  CHECK_FALSE(same_site("https://api.github.com", "https://user:pw@api.github.com/x"));
+  CHECK_FALSE(same_site("https://api.github.com", "http://api.github.com/x"));
+  CHECK_FALSE(same_site("https://api.github.com", "https://api.github.com:8443/x"));
+  CHECK_FALSE(same_site("http://127.0.0.1:80", "http://127.0.0.1:8000/x"));
+  // Outside the base path, also through dot segments.
+  CHECK_FALSE(same_site("https://jira.example.com/jira", "https://jira.example.com/jiraX/rest"));
+  CHECK_FALSE(same_site("https://jira.example.com/jira", "https://jira.example.com/jira/../admin"));
+  CHECK_FALSE(same_site("https://jira.example.com/jira", "https://jira.example.com/other"));
+  CHECK_FALSE(same_site("", "https://api.github.com/x"));
+  CHECK_FALSE(same_site("https://api.github.com", "not a url"));
+
+  // Through the local server: its next link names its own address as a user name and
+  // "localhost" as the host. The scan stops there with kInvalidArgument; that URL is never
+  // requested, and every request made carried the token.
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  LiveHttpOptions http{.base_url = server.base(),
+                       .credentials = [] { return std::string("Bearer test-token"); },
+                       .sleep = [](std::chrono::milliseconds) {}};
+  auto c = make_github_live_connector({.http = http, .repository = "acme/elsewhere", .access = std::vector<std::string>{"*"}});
+  RecordingSink sink;
+  auto r = c->scan("", sink);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("not under the configured base_url") != std::string::npos);
+  const std::string log = server.log();
+  CHECK(count(log, "GET /repos/acme/elsewhere/pulls?") == 1);  // the first page only
+  CHECK(count(log, "page=2") == 0);
+  CHECK(count(log, "Bearer test-token") == count(log, "GET "));
+  detail::HttpClient client(http);
+  auto direct = client.get("http://localhost:" + std::to_string(server.port()) + "/repos/acme/api");
+  CHECK(direct.status().code() == StatusCode::kInvalidArgument);
+  CHECK(count(server.log(), "GET /repos/acme/api ") == 0);
+  CHECK(client.get(server.base() + "/repos/acme/api").ok());  // the same site, absolute
+}
+
+TEST_CASE("http: rate limits by header, waits too long, oversized bodies and refusals", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  std::vector<std::chrono::milliseconds> waits;
+  detail::HttpClient client({.base_url = server.base(),
+                             .max_wait = std::chrono::seconds(60),
+                             .sleep = [&](std::chrono::milliseconds d) { waits.push_back(d); },
+                             .max_response_bytes = 100000});
+  auto within = [](std::chrono::milliseconds d, int lo_s, int hi_s) {
+    return d >= std::chrono::seconds(lo_s) && d <= std::chrono::seconds(hi_s);
+  };
+  // A 403 that says the rate limit is exhausted, and a 429 with only X-RateLimit-Reset (two
+  // seconds ahead): both wait for the reset, then succeed.
+  REQUIRE(client.get("/_test/limited403").ok());
+  REQUIRE(waits.size() == 1);
+  CHECK(within(waits[0], 1, 3));
+  REQUIRE(client.get("/_test/reset429").ok());
+  REQUIRE(waits.size() == 2);
+  CHECK(within(waits[1], 1, 3));
+  // Retry-After: 1000 is longer than max_wait: no wait, kUnavailable at once.
+  auto too_long = client.get("/_test/long429");
+  CHECK(too_long.status().code() == StatusCode::kUnavailable);
+  CHECK(too_long.status().message().find("longer than max_wait") != std::string::npos);
+  CHECK(waits.size() == 2);
+  // A body over max_response_bytes, and the answers that are not retried.
+  auto big = client.get("/_test/big");
+  CHECK(big.status().code() == StatusCode::kResourceExhausted);
+  CHECK(big.status().message().find("over 100000 bytes") != std::string::npos);
+  CHECK(client.get("/_test/unauthorized").status().code() == StatusCode::kUnauthenticated);
+  CHECK(client.get("/_test/forbidden").status().code() == StatusCode::kPermissionDenied);
+  CHECK(client.get("/_test/teapot").status().code() == StatusCode::kInvalidArgument);
+  CHECK(client.get("/_test/nothing").status().code() == StatusCode::kNotFound);
+  CHECK(waits.size() == 2);
+  const std::string log = server.log();
+  for (const char* once : {"long429", "big", "unauthorized", "forbidden", "teapot", "nothing"}) {
+    INFO(once);
+    CHECK(count(log, std::string("GET /_test/") + once + " ") == 1);
+  }
+  CHECK(count(log, "GET /_test/limited403 ") == 2);
+  CHECK(count(log, "GET /_test/reset429 ") == 2);
+}
+
+TEST_CASE("http: HTTPS verifies the server against the system's or the given authorities", "[context][live]") {
+  // A test authority and a certificate for 127.0.0.1 it signed, made with openssl.
+  ContextTempDir t;
+  const std::string d = t.path("");
+  const std::string make =
+      "cd '" + d + "' && openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=strata-test-ca"
+      " >/dev/null 2>&1 && openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1"
+      " >/dev/null 2>&1 && printf 'subjectAltName=IP:127.0.0.1\n' > ext.cnf && openssl x509 -req -in server.csr -CA ca.pem"
+      " -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile ext.cnf >/dev/null 2>&1";
+  REQUIRE(std::system(make.c_str()) == 0);
+  ApiServer server(t, "github_api_server.py", t.path("server.pem"), t.path("server.key"));
+  REQUIRE(server.port() > 0);
+  REQUIRE(server.base().rfind("https://", 0) == 0);
+  int sleeps = 0;
+  LiveHttpOptions http{.base_url = server.base(),
+                       .credentials = [] { return std::string("Bearer test-token"); },
+                       .sleep = [&](std::chrono::milliseconds) { ++sleeps; }};
+  // The system's store does not know the test authority: refused at once, not retried, and
+  // the token never sent.
+  detail::HttpClient untrusted(http);
+  auto refused = untrusted.get("/repos/acme/api");
+  CHECK(refused.status().code() == StatusCode::kFailedPrecondition);
+  CHECK(refused.status().message().find("ca_file") != std::string::npos);
+  CHECK(sleeps == 0);
+  CHECK(server.log().empty());
+  // Trusting it: the live connector reads the repository over TLS.
+  http.ca_file = t.path("ca.pem");
+  auto c = make_github_live_connector({.http = http, .repository = "acme/api", .access = std::vector<std::string>{"*"}});
+  RecordingSink sink;
+  auto r = c->scan("", sink);
+  INFO(r.status().message());
+  REQUIRE(r.ok());
+  CHECK(sink.has("github:acme/api/pull/3"));
+  CHECK(count(server.log(), "Bearer test-token") == count(server.log(), "GET "));
+  // A certificate for another name than the host is refused even with the authority trusted.
+  http.base_url = "https://localhost:" + std::to_string(server.port());
+  detail::HttpClient wrong_name(http);
+  CHECK(wrong_name.get("/repos/acme/api").status().code() == StatusCode::kFailedPrecondition);
+}
+
+TEST_CASE("live: a listing longer than max_pages fails the scan and keeps the cursor", "[context][live]") {
+  ContextTempDir t;
+  ApiServer server(t);
+  REQUIRE(server.port() > 0);
+  LiveHttpOptions http{.base_url = server.base(), .sleep = [](std::chrono::milliseconds) {}, .max_pages = 1};
+  auto engine = ContextEngine::open({.index_path = t.path("ctx.db")});
+  REQUIRE(engine.ok());
+  auto github = make_github_live_connector({.http = http, .repository = "acme/api", .access = std::vector<std::string>{"*"}});
+  auto r = (*engine)->ingest(*github);
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == StatusCode::kResourceExhausted);
+  CHECK(r.status().message().find("more than max_pages (1)") != std::string::npos);
+  auto slack = make_slack_live_connector({.http = http, .public_access = {"slack:acme"}});
+  auto s = (*engine)->ingest(*slack);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.status().code() == StatusCode::kResourceExhausted);
+  auto stats = (*engine)->stats();
+  REQUIRE(stats.ok());
+  CHECK(stats->cursors.empty());
+  CHECK(stats->files == 0);
+  // With room for every page both succeed.
+  http.max_pages = 100;
+  auto github_ok = make_github_live_connector({.http = http, .repository = "acme/api", .access = std::vector<std::string>{"*"}});
+  CHECK((*engine)->ingest(*github_ok).ok());
 }
 
 TEST_CASE("github live: pagination, 429, 5xx, truncated bodies, rate limits, credentials", "[context][live]") {

@@ -9,6 +9,7 @@
 #include <strata/context/connectors.h>
 #include <strata/context/engine.h>
 
+#include "context/connector_test_util.h"
 #include "context/connectors/records.h"
 #include "context/context_test_util.h"
 
@@ -98,6 +99,47 @@ TEST_CASE("revocation: a docs tree given a narrower access list", "[context][per
   CHECK(r->updated == 1);
   CHECK(found(*engine, "narwhal", {}).empty());
   CHECK(!found(*engine, "narwhal", {"erin", {"group:storage"}}).empty());
+}
+
+TEST_CASE("revocation: a Jira project's readers changed in the configuration", "[context][permissions][revocation]") {
+  ContextTempDir t;
+  t.write("jira/OPS-1.json", R"({"key": "OPS-1", "fields": {"summary": "Rotate the walrus certificates",
+    "status": {"name": "Open"}, "project": {"key": "OPS"}, "updated": "2024-01-05T10:00:00.000+0000"}})");
+  t.write("jira/WEB-1.json", R"({"key": "WEB-1", "fields": {"summary": "Walrus banner on the home page",
+    "status": {"name": "Open"}, "project": {"key": "WEB"}, "updated": "2024-01-06T10:00:00.000+0000"}})");
+  auto engine = open_engine(t.path("ctx.db"));
+  const Principal ops{"olga", {"jira-group:ops"}}, web{"will", {"jira-group:web"}};
+  std::string cursor;
+  {
+    auto jira = make_jira_export_connector({.root = t.path("jira"),
+                                            .project_access = {{"OPS", {"jira-group:ops"}}, {"WEB", {"jira-group:web"}}}});
+    auto r = engine->ingest(*jira);
+    REQUIRE(r.ok());
+    cursor = r->cursor;
+  }
+  CHECK(found(*engine, "walrus", ops) == std::vector<std::string>{"jira:OPS-1"});
+  // OPS is now readable by its leads only; no issue changed, so only the digest tells.
+  auto narrow = make_jira_export_connector({.root = t.path("jira"),
+                                            .project_access = {{"OPS", {"jira-group:ops-leads"}}, {"WEB", {"jira-group:web"}}}});
+  auto r = engine->ingest(*narrow);
+  REQUIRE(r.ok());
+  CHECK(r->updated == 1);  // OPS-1 re-written; WEB-1 read again and skipped by its key
+  CHECK(r->added == 0);
+  CHECK(found(*engine, "walrus", ops).empty());
+  CHECK(found(*engine, "walrus", {"lena", {"jira-group:ops-leads"}}) == std::vector<std::string>{"jira:OPS-1"});
+  CHECK(found(*engine, "walrus", web) == std::vector<std::string>{"jira:WEB-1"});
+  CHECK(detail::split_acl_cursor(r->cursor).acl != detail::split_acl_cursor(cursor).acl);
+  // The same configuration again: the cursor holds; only the issue at the cursor's own time
+  // is offered again (the bound is inclusive) and found unchanged.
+  auto again = engine->ingest(*narrow);
+  REQUIRE(again.ok());
+  CHECK(again->updated + again->added == 0);
+  CHECK(again->unchanged == 1);
+  // A cursor an older version wrote (no digest) reads everything once.
+  strata::test::RecordingSink sink;
+  auto old = narrow->scan(detail::split_acl_cursor(r->cursor).position, sink);
+  REQUIRE(old.ok());
+  CHECK(sink.puts == 2);
 }
 
 TEST_CASE("revocation: access-aware cursors", "[context][connectors][revocation]") {

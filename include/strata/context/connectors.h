@@ -81,7 +81,9 @@ std::unique_ptr<Connector> make_slack_export_connector(SlackExportOptions option
 // documents; issue links, status and resolution are kept.
 // Access: an issue with a security level is readable by security_level_access["PROJ/Level"]
 // (else ["Level"]), else nobody; one without is readable by project_access["PROJ"], else nobody.
-// Cursor: the greatest fields.updated seen (seconds); older issues are not re-read.
+// Cursor: the greatest fields.updated seen (seconds), then ";acl=" and a digest of
+// project_access and security_level_access; older issues are not re-read unless that
+// configuration changed (then every issue is read again and a changed access list written).
 struct JiraExportOptions {
   std::string root{};  // Required.
   std::map<std::string, std::vector<std::string>> project_access{};         // Default: none

@@ -6,7 +6,8 @@
 //   engine->ingest(*gh);
 //
 // Requests go through libcurl with TLS verification on. Pagination follows Link headers
-// (rel="next"); 429 and 403-with-rate-limit answers wait for Retry-After (or until
+// (rel="next") on the configured site only (same scheme, host, port and base path; a link
+// elsewhere ends the scan with kInvalidArgument, so credentials never leave it); 429 and 403-with-rate-limit answers wait for Retry-After (or until
 // X-RateLimit-Reset) and retry; 5xx answers, dropped connections and truncated bodies are
 // retried with exponential backoff (a 5xx with Retry-After waits that long); a response saying
 // X-RateLimit-Remaining: 0 delays the next request until the reset. Retry-After may be seconds
@@ -55,7 +56,13 @@ struct LiveHttpOptions {
   std::function<void(std::chrono::milliseconds)> sleep{};
   // Responses larger than this fail the request. Default: 64 MiB.
   std::size_t max_response_bytes = std::size_t{64} << 20;
-  // Pages followed per listing. Default: 10,000.
+  // A PEM file of the certificate authorities to trust instead of the system's (a Jira Data
+  // Center or GitHub Enterprise behind an internal CA). Verification is never turned off.
+  // Default: "" (the system's store).
+  std::string ca_file{};
+  // Pages followed per listing. A listing with more fails the scan with kResourceExhausted,
+  // and the cursor stays where it was (records on the pages not read would otherwise fall
+  // under it and never be read). Default: 10,000.
   std::size_t max_pages = 10000;
 };
 
@@ -142,10 +149,11 @@ struct JiraLiveOptions {
 // documents need, and reads the remaining comments of an issue whose embedded comment page is
 // incomplete from /rest/api/{v}/issue/{id}/comment?startAt=. Documents: those of
 // make_jira_export_connector, parsed by the same code. A page whose body is not JSON is
-// retried like a 5xx, then fails the scan (kUnavailable). Cursor: "jira-live:1;<ms>;<id>=<ms>,..."
+// retried like a 5xx, then fails the scan (kUnavailable). Cursor: "jira-live:1;<ms>;<id>=<ms>,...;acl=<digest>"
 // — the high-water mark (the greatest `updated` ingested, but never later than the server's
 // Date at the start of the scan, so issues changed during the scan are read again next time)
-// and the issues seen within `overlap` of it; any other cursor means a full scan.
+// and the issues seen within `overlap` of it, then a digest of project_access and
+// security_level_access; any other cursor, or another digest, means a full scan.
 // REQUIRES: http.base_url set; api_version 2 or 3; token_pagination only with version 3.
 std::unique_ptr<Connector> make_jira_live_connector(JiraLiveOptions options);
 

@@ -25,10 +25,16 @@ class JiraExportConnector final : public Connector {
     if (::stat(options_.root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
       return not_found_error("Jira export root is not a directory: " + options_.root);
     }
+    // "<updated>;acl=<digest>": when the access configuration changed since the cursor was
+    // written (or the cursor has no digest), every issue is read again; those whose access
+    // list did not change are skipped by their document key.
+    const std::string acl = jira_access_digest(options_.project_access, options_.security_level_access);
+    const AclCursor parts = split_acl_cursor(cursor);
     std::int64_t since = 0;
-    if (!cursor.empty()) {
-      auto [p, ec] = std::from_chars(cursor.data(), cursor.data() + cursor.size(), since);
-      if (ec != std::errc() || p != cursor.data() + cursor.size()) since = 0;  // a foreign cursor: full scan
+    if (!cursor.empty() && parts.acl == acl) {
+      const std::string& position = parts.position;
+      auto [p, ec] = std::from_chars(position.data(), position.data() + position.size(), since);
+      if (ec != std::errc() || p != position.data() + position.size()) since = 0;  // a foreign cursor: full scan
     }
     std::vector<std::string> files;
     std::error_code ec;
@@ -61,7 +67,7 @@ class JiraExportConnector final : public Connector {
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
     ScanResult r;
-    r.cursor = std::to_string(max_updated);
+    r.cursor = join_acl_cursor(std::to_string(max_updated), acl);
     return r;
   }
 

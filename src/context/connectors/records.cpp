@@ -95,6 +95,14 @@ std::string format_acl_map(const std::map<std::string, std::string>& acl) {
   return out;
 }
 
+std::string jira_access_digest(const std::map<std::string, std::vector<std::string>>& project_access,
+                               const std::map<std::string, std::vector<std::string>>& security_level_access) {
+  AccessDigest digest;
+  for (const auto& [project, access] : project_access) digest.add("project " + project, access);
+  for (const auto& [level, access] : security_level_access) digest.add("level " + level, access);
+  return digest.digest();
+}
+
 void AccessDigest::add(std::string_view owner, const std::vector<std::string>& access) {
   std::vector<std::string> sorted(access);
   std::sort(sorted.begin(), sorted.end());

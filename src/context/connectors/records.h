@@ -70,6 +70,12 @@ class AccessDigest {
   std::string text_;
 };
 
+// The digest of a Jira connector's access configuration (project_access and
+// security_level_access): its cursors carry it, so a changed configuration re-reads every
+// issue and writes the ones whose access list changed.
+std::string jira_access_digest(const std::map<std::string, std::vector<std::string>>& project_access,
+                               const std::map<std::string, std::vector<std::string>>& security_level_access);
+
 // Calls on_record(bytes, index) for each element of the top-level JSON array in `text`, in
 // order, without validating the elements (that is the caller's parse). Returns an error when
 // `text` is not an array or ends inside one (truncated): records before that point were

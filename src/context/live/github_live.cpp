@@ -74,6 +74,7 @@ class GitHubLiveConnector final : public Connector {
         auto link = r->headers.find("link");
         url = link == r->headers.end() ? "" : next_link(link->second);
       }
+      if (!url.empty() && !fw.stopped()) return too_many_pages(url, options_.http.max_pages);
       return ok_status();
     };
     auto details = [&](const std::string& path, const std::function<void(const std::string&)>& parse) {

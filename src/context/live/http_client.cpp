@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <charconv>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace strata::context::detail {
@@ -65,7 +66,59 @@ void global_init() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+struct UrlParts {
+  std::string scheme, host, port, path;
+  bool userinfo = false;
+};
+
+// The parts of an absolute URL as libcurl reads them (dot segments removed, the scheme's
+// default port filled in, the host lowercased); nullopt when libcurl refuses it.
+std::optional<UrlParts> url_parts(const std::string& url) {
+  CURLU* h = curl_url();
+  if (!h) return std::nullopt;
+  std::optional<UrlParts> out;
+  if (curl_url_set(h, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    UrlParts p;
+    bool ok = true;
+    auto get = [&](CURLUPart part, std::string& into, unsigned flags) {
+      char* v = nullptr;
+      const CURLUcode rc = curl_url_get(h, part, &v, flags);
+      if (rc == CURLUE_OK && v) into = v;
+      curl_free(v);
+      return rc;
+    };
+    ok = get(CURLUPART_SCHEME, p.scheme, 0) == CURLUE_OK && get(CURLUPART_HOST, p.host, 0) == CURLUE_OK &&
+         get(CURLUPART_PORT, p.port, CURLU_DEFAULT_PORT) == CURLUE_OK && get(CURLUPART_PATH, p.path, 0) == CURLUE_OK;
+    std::string ignored;
+    p.userinfo = get(CURLUPART_USER, ignored, 0) == CURLUE_OK || get(CURLUPART_PASSWORD, ignored, 0) == CURLUE_OK;
+    for (std::string* s : {&p.scheme, &p.host}) {
+      for (char& c : *s) c = c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c;
+    }
+    if (ok) out = std::move(p);
+  }
+  curl_url_cleanup(h);
+  return out;
+}
+
 }  // namespace
+
+bool same_site(const std::string& base_url, const std::string& url) {
+  global_init();
+  const auto base = url_parts(base_url);
+  const auto other = url_parts(url);
+  if (!base || !other || other->userinfo) return false;
+  if (base->scheme != other->scheme || base->host != other->host || base->port != other->port) return false;
+  // Under the base's path, at a segment boundary ("/jira" covers "/jira/rest", not "/jiraX").
+  std::string_view prefix = base->path;
+  while (!prefix.empty() && prefix.back() == '/') prefix.remove_suffix(1);
+  const std::string_view path = other->path;
+  return path.substr(0, prefix.size()) == prefix && (path.size() == prefix.size() || path[prefix.size()] == '/');
+}
+
+Status too_many_pages(const std::string& listing, std::size_t max_pages) {
+  return resource_exhausted_error(listing + ": more than max_pages (" + std::to_string(max_pages) +
+                                  ") pages; the scan stops and keeps its cursor (raise LiveHttpOptions::max_pages)");
+}
 
 std::string url_component(std::string_view text, std::string_view keep) {
   static const char* hex = "0123456789ABCDEF";
@@ -150,12 +203,12 @@ Result<HttpResponse> HttpClient::attempt(const std::string& url, std::string& tr
   curl_easy_reset(c);
   HttpResponse response;
   Transfer t{&response, options_.max_response_bytes};
-  const bool ours = url.rfind(options_.base_url, 0) == 0;
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Accept: application/json");
   headers = curl_slist_append(headers, "User-Agent: strata-context");
-  if (ours && options_.credentials) {
-    // Credentials go to the configured host only (never to a host a Link header names).
+  if (options_.credentials) {
+    // Every URL here is under base_url (get() refuses the others), so the credentials go
+    // nowhere else.
     std::string auth;
     try {
       auth = options_.credentials();
@@ -176,10 +229,18 @@ Result<HttpResponse> HttpClient::attempt(const std::string& url, std::string& tr
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (!options_.ca_file.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, options_.ca_file.c_str());
   const CURLcode rc = curl_easy_perform(c);
   curl_slist_free_all(headers);
   if (t.oversized) {
     return resource_exhausted_error(url + ": response over " + std::to_string(options_.max_response_bytes) + " bytes");
+  }
+  if (rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE || rc == CURLE_SSL_CERTPROBLEM) {
+    // Not retried: the next attempt would meet the same certificate.
+    return failed_precondition_error(url + ": TLS: " + curl_easy_strerror(rc) +
+                                     " (LiveHttpOptions::ca_file names the authorities to trust)");
   }
   if (rc != CURLE_OK) {
     transport_error = curl_easy_strerror(rc);
@@ -195,7 +256,14 @@ Result<HttpResponse> HttpClient::get(const std::string& path_or_url) {
 
 Result<HttpResponse> HttpClient::get(const std::string& path_or_url,
                                      const std::function<std::string(const HttpResponse&)>& check) {
-  const std::string url = path_or_url.rfind("http", 0) == 0 ? path_or_url : options_.base_url + path_or_url;
+  const bool absolute = path_or_url.rfind("http", 0) == 0;
+  const std::string url = absolute ? path_or_url : options_.base_url + path_or_url;
+  if (absolute && !same_site(options_.base_url, url)) {
+    // A Link header (or any absolute URL) naming another site: not followed, so neither the
+    // credentials nor the index ever meet a host the host application did not configure.
+    return invalid_argument_error(url + ": not under the configured base_url " + options_.base_url +
+                                  " (a link to another site, or with a user name in it, is not followed)");
+  }
   std::chrono::milliseconds backoff = options_.initial_backoff;
   std::string last = "no attempt";
   const int attempts = std::max(1, options_.max_attempts);

@@ -23,6 +23,12 @@ struct HttpResponse {
 // (RFC 3986) and the characters in `keep` pass through, everything else becomes %XX.
 std::string url_component(std::string_view text, std::string_view keep = {});
 
+// True when `url` (absolute) is on the site `base_url` names: the same scheme, host and port
+// (the scheme's default port when none is given), a path at or under base_url's path after
+// dot segments are removed, and no user name or password in it. HttpClient::get refuses any
+// other absolute URL, so credentials reach only the configured site.
+bool same_site(const std::string& base_url, const std::string& url);
+
 // The URL of rel="next" in a Link header; "" when none.
 std::string next_link(std::string_view link_header);
 
@@ -36,6 +42,10 @@ std::int64_t rate_limit_reset(const std::string& value);
 // it is missing or not an HTTP date.
 std::int64_t response_date(const HttpResponse& response);
 
+// kResourceExhausted for a listing with more than `max_pages` pages: a scan stops there
+// without moving its cursor (what the later pages hold would otherwise be skipped for good).
+Status too_many_pages(const std::string& listing, std::size_t max_pages);
+
 class HttpClient {
  public:
   explicit HttpClient(LiveHttpOptions options);
@@ -46,7 +56,9 @@ class HttpClient {
   // GETs `url` (absolute, or a path appended to base_url) and returns a 2xx response.
   // Retries as documented; kUnavailable when attempts run out or a wait is too long,
   // kNotFound for 404, kUnauthenticated for 401, kPermissionDenied for 403 without rate-limit
-  // headers, kResourceExhausted for an oversized body.
+  // headers, kResourceExhausted for an oversized body, kInvalidArgument (no request made) for
+  // an absolute URL that is not same_site(base_url, url), kFailedPrecondition (not retried)
+  // for a server certificate that does not verify.
   Result<HttpResponse> get(const std::string& url);
   // As get(), and a 2xx response for which `check` returns a non-empty problem (a garbled or
   // cut body) is retried with backoff like a 5xx; the last problem is in the kUnavailable

@@ -35,7 +35,11 @@ class JiraLiveConnector final : public Connector {
     const std::string api = "/rest/api/" + std::to_string(options_.api_version);
     const std::size_t page_size = std::clamp<std::size_t>(options_.page_size, 1, 5000);
     const std::int64_t overlap_ms = std::max<std::int64_t>(0, options_.overlap.count()) * 60000;
-    const JiraCursor old = parse_jira_cursor(cursor_text).value_or(JiraCursor{});
+    // The cursor carries a digest of the access configuration: when it changed (or the cursor
+    // has none), the scan starts over, and the issues whose access list changed are written.
+    const std::string acl = jira_access_digest(options_.project_access, options_.security_level_access);
+    const AclCursor parts = split_acl_cursor(cursor_text);
+    const JiraCursor old = parts.acl == acl ? parse_jira_cursor(parts.position).value_or(JiraCursor{}) : JiraCursor{};
 
     HttpClient http(options_.http);
     Forwarder fw(sink);
@@ -100,6 +104,9 @@ class JiraLiveConnector final : public Connector {
         if (skip == page.comments.size()) break;  // no progress
         for (std::size_t i = skip; i < page.comments.size(); ++i) list.push_back(std::move(page.comments[i]));
       }
+      if (pages > options_.http.max_pages && !fw.stopped()) {
+        return too_many_pages("the comments of " + key, options_.http.max_pages);
+      }
       return ok_status();
     };
 
@@ -128,6 +135,7 @@ class JiraLiveConnector final : public Connector {
                                "&fields=" + url_component(kFields);
     std::int64_t start_at = 0;
     std::string token;
+    bool last_page = false;
     for (std::size_t n = 0; n < options_.http.max_pages && !fw.stopped(); ++n) {
       std::string url;
       if (options_.token_pagination) {
@@ -148,14 +156,15 @@ class JiraLiveConnector final : public Connector {
       const std::size_t got = page.issues.size();
       STRATA_RETURN_IF_ERROR(handle_page(page));
       if (options_.token_pagination) {
-        if (page.is_last || page.next_page_token.empty() || page.next_page_token == token) break;
+        if ((last_page = page.is_last || page.next_page_token.empty() || page.next_page_token == token)) break;
         token = page.next_page_token;
       } else {
-        if (got == 0) break;
+        if ((last_page = got == 0)) break;
         start_at = std::max<std::int64_t>(start_at, page.start_at) + static_cast<std::int64_t>(got);
-        if (page.total >= 0 && start_at >= page.total) break;
+        if ((last_page = page.total >= 0 && start_at >= page.total)) break;
       }
     }
+    if (!last_page && !fw.stopped()) return too_many_pages("the issue search", options_.http.max_pages);
     if (!fw.status().ok()) return fw.status();
     if (sink.cancelled()) return cancelled_error("scan cancelled");
 
@@ -175,7 +184,7 @@ class JiraLiveConnector final : public Connector {
       }
     }
     ScanResult result;
-    result.cursor = next.high_water_ms >= 0 ? format_jira_cursor(next) : std::string(cursor_text);
+    result.cursor = next.high_water_ms >= 0 ? join_acl_cursor(format_jira_cursor(next), acl) : std::string(cursor_text);
     return result;
   }
 

@@ -58,6 +58,7 @@ class SlackLiveConnector final : public Connector {
         next_cursor = meta ? str(*meta, "next_cursor") : "";
         if (next_cursor.empty()) break;
       }
+      if (!next_cursor.empty() && !fw.stopped()) return too_many_pages(method, options_.http.max_pages);
       return ok_status();
     };
 
