@@ -9,6 +9,8 @@
 #include <sqlite3.h>
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,5 +51,14 @@ double visible_document_frequency(sqlite3* db, std::string_view term, const std:
 // Reports `result` to options.audit and options.audit_log_path (audit.cpp); returns it, or
 // kUnavailable (and nothing) when the audit line cannot be written.
 Result<RetrieveResult> audited(const EngineOptions& options, const Query& query, RetrieveResult result);
+
+// Appends `record` to the file `log_path` as one JSON line (when set), then calls `callback`
+// (when set). kUnavailable when the line cannot be written (the callback is then not called),
+// kInternal when the callback throws.
+Status write_audit(const std::function<void(const AuditRecord&)>& callback, const std::string& log_path,
+                   const AuditRecord& record);
+
+// Seconds since the epoch, for AuditRecord::time.
+std::int64_t audit_time();
 
 }  // namespace strata::context::detail

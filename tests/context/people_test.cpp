@@ -2,6 +2,7 @@
 // queries (owners, experts, reviewers for a change, collaboration), all under permissions.
 #include <catch2/catch.hpp>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -152,6 +153,56 @@ TEST_CASE("identities: mapping file and strong signals only", "[context][people]
   CHECK_FALSE(Identities::from_mapping(R"({"people": [{"id": "a", "accounts": ["nocolon"]}]})").ok());
 }
 
+TEST_CASE("identities: Slack's users.json and Jira's user objects supply the emails that join accounts",
+          "[context][people]") {
+  Identities ids;
+  auto slack = ids.observe_slack_users(R"([
+    {"id": "U1", "name": "alice", "real_name": "Alice A", "profile": {"email": "Alice@Acme.io"}},
+    {"id": "U7", "name": "deploybot", "is_bot": true, "profile": {"email": "carol@acme.io"}},
+    {"id": "U8", "name": "ops", "profile": {"email": "team@acme.io"}},
+    {"name": "no id"}, 42])");
+  REQUIRE(slack.ok());
+  CHECK(*slack == 2);  // U1 and U8 came with an email; the bot's is not taken
+  // A Jira Cloud search page: the reporter, an assignee whose email is hidden, a commenter.
+  // The project ("key" and "name") is not a user.
+  auto cloud = ids.observe_jira_users(R"({"issues": [{"key": "OPS-1", "fields": {
+    "project": {"key": "OPS", "name": "Operations"},
+    "reporter": {"accountId": "5b10a", "emailAddress": "alice@acme.io", "displayName": "Alice A"},
+    "assignee": {"accountId": "5b10c", "displayName": "Carol"},
+    "comment": {"comments": [{"author": {"accountId": "5b10d", "emailAddress": "carol@acme.io"}}]}}}]})");
+  REQUIRE(cloud.ok());
+  CHECK(*cloud == 2);
+  // A Server (v2) user search result: accounts by name, as the v2 connector names them.
+  auto server = ids.observe_jira_users(R"([{"name": "bob", "key": "JIRAUSER10", "emailAddress": "bob@acme.io",
+                                           "displayName": "Bob B"}])");
+  REQUIRE(server.ok());
+  CHECK(*server == 1);
+  ids.observe("slack:U2", "BOB@acme.io");
+  ids.observe("git:alice@acme.io");
+
+  // One person across Slack, Jira and git, by the same address.
+  const std::string alice = ids.person_of("slack:U1");
+  CHECK(ids.person_of("jira:5b10a") == alice);
+  CHECK(ids.person_of("git:alice@acme.io") == alice);
+  CHECK(ids.reason("jira:5b10a").rfind("email", 0) == 0);
+  CHECK(ids.person_of("jira:bob") == ids.person_of("slack:U2"));
+  CHECK(ids.person_of("jira:OPS") == "jira:OPS");  // never observed
+  // The bot's address was not taken, the hidden email joins nothing, a role address merges nobody.
+  CHECK(ids.person_of("slack:U7") == "slack:U7");
+  CHECK(ids.person_of("jira:5b10d") == "jira:5b10d");
+  CHECK(ids.person_of("jira:5b10c") == "jira:5b10c");
+  CHECK(ids.name_of("jira:5b10c") == "Carol");
+  CHECK(ids.person_of("slack:U8") == "slack:U8");
+
+  // Bad input: an error, and nothing observed.
+  Identities empty;
+  CHECK(empty.observe_slack_users("[{\"id\": \"U1\"").status().code() == StatusCode::kInvalidArgument);
+  CHECK(empty.observe_slack_users(R"({"ok": true})").status().code() == StatusCode::kInvalidArgument);
+  CHECK(empty.observe_jira_users("{\"issues\": [").status().code() == StatusCode::kInvalidArgument);
+  CHECK(empty.observe_jira_users("\xff\xfe").status().code() == StatusCode::kInvalidArgument);
+  CHECK(empty.accounts_of("slack:U1") == std::vector<std::string>{"slack:U1"});
+}
+
 TEST_CASE("people: owners, experts, reviewers for a change, collaboration", "[context][people]") {
   ContextTempDir t;
   t.write("CODEOWNERS", "*  @acme/everyone\n/src/net/ @carol\n");
@@ -189,7 +240,8 @@ TEST_CASE("people: owners, experts, reviewers for a change, collaboration", "[co
     // The directory: its files' commits count.
     auto dir = (*people)->owners_of_path("src", insider);
     REQUIRE(dir.ok());
-    CHECK(std::find(persons(*dir).begin(), persons(*dir).end(), "alice") != persons(*dir).end());
+    const auto dir_names = persons(*dir);
+    CHECK(std::find(dir_names.begin(), dir_names.end(), "alice") != dir_names.end());
   }
   SECTION("who reviewed changes like this one") {
     auto r = (*people)->reviewers_for({"src/upload.cc"}, insider);
@@ -241,6 +293,60 @@ TEST_CASE("people: owners, experts, reviewers for a change, collaboration", "[co
   }
 }
 
+TEST_CASE("people: every query is audited, and an unwritable log answers nothing", "[context][people]") {
+  ContextTempDir t;
+  {
+    auto engine = ContextEngine::open({.index_path = t.path("ctx.db")});
+    REQUIRE(engine.ok());
+    DocsConnector docs("sor", graph_docs());
+    REQUIRE((*engine)->ingest(docs).ok());
+  }
+  auto ids = Identities::from_mapping(kMapping);
+  REQUIRE(ids.ok());
+  std::vector<AuditRecord> records;
+  auto people = People::open({.index_path = t.path("ctx.db"), .identities = *ids, .now = kNow,
+                              .audit = [&](const AuditRecord& r) { records.push_back(r); },
+                              .audit_log_path = t.path("audit.jsonl")});
+  REQUIRE(people.ok());
+  const Principal member{"alice", {"team:api"}};
+  auto owners = (*people)->owners_of_path("src/upload.cc", member);
+  REQUIRE(owners.ok());
+  REQUIRE((*people)->experts_on("backoff retry", member).ok());
+  auto reviewers = (*people)->reviewers_for({"src/upload.cc", "src/retry.h"}, member);
+  REQUIRE(reviewers.ok());
+  REQUIRE((*people)->collaboration("alice", "bob", Principal{"guest", {}}).ok());
+  REQUIRE(records.size() == 4);
+  CHECK(records[0].operation == "owners_of_path");
+  CHECK(records[0].principal == "alice");
+  CHECK(records[0].groups == std::vector<std::string>{"team:api"});
+  CHECK(records[0].query == "src/upload.cc");
+  CHECK(records[0].served == persons(*owners));
+  CHECK_FALSE(records[0].served.empty());
+  CHECK(records[1].operation == "experts_on");
+  CHECK(records[1].query == "backoff retry");
+  CHECK(records[2].operation == "reviewers_for");
+  CHECK(records[2].query == "src/upload.cc\nsrc/retry.h");
+  CHECK(records[2].served == persons(*reviewers));
+  CHECK(records[3].operation == "collaboration");
+  CHECK(records[3].principal == "guest");
+  CHECK(records[3].served == std::vector<std::string>{"alice", "bob"});
+  std::ifstream in(t.path("audit.jsonl"));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  REQUIRE(lines.size() == 4);
+  CHECK(lines[0].find("\"operation\":\"owners_of_path\"") != std::string::npos);
+  CHECK(lines[3].find("\"served\":[\"alice\",\"bob\"]") != std::string::npos);
+
+  // The log cannot be written: each query fails with kUnavailable and returns no one.
+  auto closed = People::open({.index_path = t.path("ctx.db"), .identities = *ids, .now = kNow,
+                              .audit_log_path = t.path("no/such/dir/audit.jsonl")});
+  REQUIRE(closed.ok());
+  CHECK((*closed)->owners_of_path("src/upload.cc", member).status().code() == StatusCode::kUnavailable);
+  CHECK((*closed)->experts_on("backoff retry", member).status().code() == StatusCode::kUnavailable);
+  CHECK((*closed)->reviewers_for({"src/upload.cc"}, member).status().code() == StatusCode::kUnavailable);
+  CHECK((*closed)->collaboration("alice", "bob", member).status().code() == StatusCode::kUnavailable);
+}
+
 // A fresh index file with the edges table, for EdgeWriter's own tests.
 class EdgeIndex {
  public:
@@ -261,6 +367,49 @@ class EdgeIndex {
   ContextTempDir dir_;
   Result<detail::DbPtr> db_;
 };
+
+TEST_CASE("people: a path's owners come from it and the tree under it exactly, recent commits weighing more",
+          "[context][people]") {
+  ContextTempDir t;
+  std::vector<Document> docs;
+  auto commit = [&](const std::string& id, const std::string& author, std::int64_t time, const std::string& path) {
+    auto c = make(DocumentKind::kCommit, id, author, time, {"*"}, "change " + id);
+    c.changed_paths = {path};
+    docs.push_back(c);
+  };
+  // Three commits each under src/a_b: ann's this week, ben's a year ago (about two half-lives).
+  for (int i = 0; i < 3; ++i) {
+    commit("n" + std::to_string(i), "Ann <ann@acme.io>", kNow - i * kDay, "src/a_b/x.py");
+    commit("o" + std::to_string(i), "Ben <ben@acme.io>", kNow - 365 * kDay - i * kDay, "src/a_b/y.py");
+  }
+  commit("e", "Eve <eve@acme.io>", kNow, "src/a_b");  // the path itself
+  // Paths a LIKE 'src/a_b/%' would also have matched ('_' is any character, ASCII case is
+  // ignored), and a sibling that shares the prefix.
+  commit("w", "Wil <wil@acme.io>", kNow, "src/aXb/z.py");
+  commit("u", "Uma <uma@acme.io>", kNow, "SRC/A_B/z.py");
+  commit("s", "Sid <sid@acme.io>", kNow, "src/a_b2/z.py");
+  {
+    auto engine = ContextEngine::open({.index_path = t.path("ctx.db")});
+    REQUIRE(engine.ok());
+    DocsConnector connector("git", docs);
+    REQUIRE((*engine)->ingest(connector).ok());
+  }
+  auto people = People::open({.index_path = t.path("ctx.db"), .now = kNow});
+  REQUIRE(people.ok());
+  const Principal anyone{"guest", {}};
+  for (const char* path : {"src/a_b", "src/a_b/"}) {
+    INFO(path);
+    auto owners = (*people)->owners_of_path(path, anyone);
+    REQUIRE(owners.ok());
+    // Ann's recent commits outweigh Ben's old ones, as many; Eve's one recent commit is between.
+    CHECK(persons(*owners) == std::vector<std::string>{"git:ann@acme.io", "git:eve@acme.io", "git:ben@acme.io"});
+    REQUIRE(owners->size() == 3);
+    CHECK((*owners)[0].score > 2.5 * (*owners)[2].score);
+  }
+  auto other = (*people)->owners_of_path("src/aXb", anyone);
+  REQUIRE(other.ok());
+  CHECK(persons(*other) == std::vector<std::string>{"git:wil@acme.io"});
+}
 
 // A bulk import builds the edge indexes with SQLite's sorter on helper threads and a small
 // cache (EdgeWriter::end_bulk): the indexes must be complete and the connection's settings

@@ -4,12 +4,14 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstdio>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include <strata/context/connectors.h>
 #include <strata/context/engine.h>
+#include <strata/context/people.h>
 
 #include "context/context_test_util.h"
 #include "context/redact.h"
@@ -149,6 +151,139 @@ TEST_CASE("permissions: a principal never sees a forbidden document", "[context]
   }
 }
 
+namespace {
+
+// Everything a caller can observe of a query's outcome, as text: the error's code and
+// message, or every field of the result (scores to 12 significant digits).
+std::string outcome(const Result<RetrieveResult>& r) {
+  if (!r.ok()) return "error " + std::to_string(static_cast<int>(r.status().code())) + ": " + r.status().message();
+  std::string out = "terms:";
+  for (const auto& t : r->terms) out += " " + t;
+  char score[32];
+  auto signals = [&](const std::vector<Signal>& why) {
+    for (const auto& w : why) {
+      std::snprintf(score, sizeof score, "%.12g", w.score);
+      out += " [" + w.name + " " + score + " " + w.detail + "]";
+    }
+  };
+  for (const auto& f : r->files) {
+    std::snprintf(score, sizeof score, "%.12g", f.score);
+    out += "\nfile " + f.path + " " + score + " " + std::to_string(f.bytes);
+    signals(f.why);
+  }
+  for (const auto& sp : r->spans) {
+    std::snprintf(score, sizeof score, "%.12g", sp.score);
+    out += "\nspan " + sp.path + " " + sp.symbol + " " + std::to_string(sp.start_line) + "-" +
+           std::to_string(sp.end_line) + " " + score;
+    signals(sp.why);
+  }
+  return out;
+}
+
+template <typename T>
+std::string people_outcome(const Result<T>& r) {
+  if (!r.ok()) return "error " + std::to_string(static_cast<int>(r.status().code())) + ": " + r.status().message();
+  std::string out;
+  char score[32];
+  if constexpr (std::is_same_v<T, Collaboration>) {
+    std::snprintf(score, sizeof score, "%.12g", r->strength);
+    out += score;
+    for (const auto& [kind, v] : r->by_kind) {
+      std::snprintf(score, sizeof score, "%.12g", v);
+      out += " " + kind + "=" + score;
+    }
+  } else {
+    for (const auto& p : *r) {
+      std::snprintf(score, sizeof score, "%.12g", p.score);
+      out += p.person + " " + score + ";";
+      for (const auto& w : p.why) out += " " + w.name;
+      out += "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("permissions: what a principal observes is the same with or without the documents it may not read",
+          "[context][permissions]") {
+  // Two indexes: one with every document, one with only those the outsider may read. For the
+  // outsider every outcome — results, scores, reasons, spans, packets, the people queries and
+  // every error message — must be the same byte for byte; a difference would tell the
+  // outsider that a forbidden document exists.
+  ContextTempDir t;
+  std::vector<Document> all = corpus();
+  all[0].authors = {"slack:U2"};
+  all[2].authors = {"slack:U9"};  // the private board channel
+  all[2].parent = "slack:G1/0.5";
+  all.push_back(doc("slack:G1/2.0", "zanzibar quokka terms agreed", {"slack:U1", "group:board"}));
+  all.back().authors = {"slack:U1"};
+  all.back().parent = "slack:G1/0.5";
+  std::vector<Document> readable;
+  for (const auto& d : all) {
+    if (d.access == std::vector<std::string>{"*"}) readable.push_back(d);
+  }
+  REQUIRE(readable.size() == 2);
+  auto full = open_engine({.index_path = t.path("full.db"), .substring_index = true});
+  auto bare = open_engine({.index_path = t.path("bare.db"), .substring_index = true});
+  VectorConnector everything("chat", all), visible("chat", readable);
+  REQUIRE(full->ingest(everything).ok());
+  REQUIRE(bare->ingest(visible).ok());
+  const Principal outsider = as("dave");
+
+  const std::vector<Query> queries = {
+      {.text = "zanzibar quokka acquisition closes friday"},
+      {.text = "billing"},
+      {.text = "what did slack:G1/1.0 and jira:SEC-1 say about the billing service"},
+      {.text = "xylophone marmalade", .substrings = {"xylophone"}},
+      {.text = "billing", .substrings = {"zanzibar"}},
+      {.text = "billing", .substrings = {"bi"}},  // too short: an error
+      {.text = ""},
+      {.text = "billing", .max_files = 1, .max_spans = 1},
+      {.text = std::string(5000, 'z') + " quokka"},
+  };
+  for (Query q : queries) {
+    q.principal = outsider;
+    INFO(q.text.substr(0, 80));
+    const auto a = full->retrieve(q);
+    CHECK(outcome(a) == outcome(bare->retrieve(q)));
+    CHECK(outcome(a).find("zanzibar quokka") == std::string::npos);
+    const auto pa = full->pack(q, {.budget = 2000});
+    const auto pb = bare->pack(q, {.budget = 2000});
+    REQUIRE(pa.ok() == pb.ok());
+    if (pa.ok()) {
+      CHECK(pa->render() == pb->render());
+    } else {
+      CHECK(pa.status().message() == pb.status().message());
+    }
+  }
+  // The secret's words do reach a member: the comparison above is not vacuous.
+  CHECK(outcome(full->retrieve({.text = "zanzibar quokka", .principal = as("slack:U1")})).find("slack:G1/1.0") !=
+        std::string::npos);
+
+  auto full_people = People::open({.index_path = t.path("full.db")});
+  auto bare_people = People::open({.index_path = t.path("bare.db")});
+  REQUIRE(full_people.ok());
+  REQUIRE(bare_people.ok());
+  const auto& fp = **full_people;
+  const auto& bp = **bare_people;
+  for (const char* topic : {"zanzibar quokka", "billing", "!!!", ""}) {
+    INFO(topic);
+    CHECK(people_outcome(fp.experts_on(topic, outsider)) == people_outcome(bp.experts_on(topic, outsider)));
+  }
+  for (const char* path : {"slack:G1/1.0", "slack:G1", "slack:C1/1.0", ""}) {
+    INFO(path);
+    CHECK(people_outcome(fp.owners_of_path(path, outsider)) == people_outcome(bp.owners_of_path(path, outsider)));
+    CHECK(people_outcome(fp.reviewers_for({path}, outsider)) == people_outcome(bp.reviewers_for({path}, outsider)));
+  }
+  CHECK(people_outcome(fp.collaboration("slack:U9", "slack:U1", outsider)) ==
+        people_outcome(bp.collaboration("slack:U9", "slack:U1", outsider)));
+  CHECK(people_outcome(fp.collaboration("slack:U2", "slack:U9", outsider)) ==
+        people_outcome(bp.collaboration("slack:U2", "slack:U9", outsider)));
+  // A member does see the private thread's people.
+  CHECK(people_outcome(fp.experts_on("zanzibar quokka", as("slack:U1"))).find("slack:U9") != std::string::npos);
+}
+
 TEST_CASE("permissions: commits a principal may not read leave no trace in the history signal",
           "[context][permissions]") {
   // Two public commits credit two public files. A second index also holds private commits
@@ -279,6 +414,7 @@ TEST_CASE("audit log: what was served to whom, an unwritable log serves nothing"
   REQUIRE(engine->retrieve({.text = "billing", .principal = as("carol", {"group:ops"})}).ok());
   REQUIRE(engine->pack({.text = "zanzibar", .principal = as("dave")}, {}).ok());
   REQUIRE(records.size() == 2);
+  CHECK(records[0].operation == "retrieve");
   CHECK(records[0].principal == "carol");
   CHECK(records[0].groups == std::vector<std::string>{"group:ops"});
   CHECK(records[0].query == "billing");
@@ -291,6 +427,7 @@ TEST_CASE("audit log: what was served to whom, an unwritable log serves nothing"
   REQUIRE(std::getline(in, line2));
   CHECK_FALSE(std::getline(in, line3));
   CHECK(line1.find("\"principal\":\"carol\"") != std::string::npos);
+  CHECK(line1.find("\"operation\":\"retrieve\"") != std::string::npos);
   CHECK(line1.find("jira:OPS-1") != std::string::npos);
   CHECK(line2.find("\"served\":[]") != std::string::npos);
 

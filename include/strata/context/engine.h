@@ -33,13 +33,19 @@
 
 namespace strata::context {
 
-// What one retrieve() (or pack()) served to whom: the audit log's record.
+// What one query served to whom: the audit log's record. Written for every retrieve() (so
+// every pack()) and every People query (strata/context/people.h).
 struct AuditRecord {
   std::int64_t time = 0;                // seconds since the epoch
+  std::string operation{};              // "retrieve", or the People query: "owners_of_path",
+                                        // "experts_on", "reviewers_for", "collaboration"
   std::string principal{};              // Principal::id
   std::vector<std::string> groups{};    // Principal::groups
-  std::string query{};                  // the task text (its first 1,000 bytes)
-  std::vector<std::string> served{};    // document paths returned, best first
+  std::string query{};                  // the task text, path, topic, changed paths ('\n'
+                                        // between them) or the two people ("a\nb"); its
+                                        // first 1,000 bytes
+  std::vector<std::string> served{};    // document paths returned (retrieve) or the people
+                                        // returned (People queries), best first
 };
 
 struct EngineOptions {

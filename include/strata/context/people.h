@@ -2,6 +2,7 @@
 //
 //   auto ids = Identities::from_mapping(read("people.json")).value();   // explicit mapping
 //   ids.observe("slack:U1", "alice@acme.io");                             // what exports say
+//   ids.observe_slack_users(read_file("export/users.json"));                 // or whole files
 //   auto people = People::open({.index_path = "ctx.db", .identities = ids}).value();
 //   auto owners = people->owners_of_path("src/net/http.cc", ids.principal_for("bob"));
 //
@@ -25,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -47,6 +49,18 @@ class Identities {
   // emailAddress, a git author) and display name (kept for display only, never merged on).
   // Accounts written "git:<email>" carry their email themselves.
   void observe(std::string_view account, std::string_view email = {}, std::string_view name = {});
+  // Observes every Slack user of a workspace export's users.json (an array) or a Web API
+  // users.list page ({"members": [...]}) as "slack:<id>" with its profile email and name; a
+  // bot (is_bot) gets its name only. Returns how many accounts came with an email.
+  // kInvalidArgument (nothing observed) when the JSON is bad or neither shape.
+  Result<std::size_t> observe_slack_users(std::string_view json);
+  // Observes every Jira user object found anywhere in `json` — a user search result (an
+  // array), an issue search page, an issue, a comment page — with "emailAddress" and an
+  // "accountId" (Cloud), else "name" or "key" (Server/Data Center), as the Jira connectors name
+  // accounts: "jira:<accountId>". Users whose email the site hides are observed by name only.
+  // Returns how many accounts came with an email; kInvalidArgument (nothing observed) for bad
+  // JSON.
+  Result<std::size_t> observe_jira_users(std::string_view json);
 
   // The person an account belongs to (the account itself when nothing links it).
   [[nodiscard]] std::string person_of(std::string_view account) const;
@@ -81,6 +95,11 @@ struct PeopleOptions {
   // "Now" for recency, seconds since the epoch. Default: 0 = the newest time in the graph
   // (deterministic for a given index).
   std::int64_t now = 0;
+  // The audit log, as EngineOptions::audit and audit_log_path: every query below is recorded
+  // (AuditRecord::operation names it; `served` holds the people returned), and a line that
+  // cannot be written fails the query with kUnavailable and returns nothing. Default: none.
+  std::function<void(const AuditRecord&)> audit{};
+  std::string audit_log_path{};
 };
 
 // A person with a score and the reasons for it (signal names: "codeowners", "commits",

@@ -58,6 +58,66 @@ bool Identities::weak_email(std::string_view email) {
   return false;
 }
 
+Result<std::size_t> Identities::observe_slack_users(std::string_view json) {
+  using detail::Json;
+  std::string error;
+  auto j = detail::parse_json(json, &error);
+  if (!j) return invalid_argument_error("slack users: " + error);
+  const Json* users = j->is_array() ? &*j : detail::member(*j, "members");
+  if (!users || !users->is_array()) {
+    return invalid_argument_error("slack users: expected an array (users.json) or {\"members\": [...]} (users.list)");
+  }
+  std::size_t with_email = 0;
+  for (const auto& u : *users) {
+    std::string id;
+    if (!u.is_object() || !detail::str_checked(u, "id", id) || id.empty()) continue;
+    std::string email, name = detail::str(u, "real_name");
+    if (const Json* profile = detail::member(u, "profile"); profile && profile->is_object()) {
+      email = detail::str(*profile, "email");
+      if (name.empty()) name = detail::str(*profile, "real_name");
+    }
+    if (name.empty()) name = detail::str(u, "name");
+    const Json* bot = detail::member(u, "is_bot");
+    if (bot && bot->is_boolean() && bot->get<bool>()) email.clear();  // a bot is nobody's identity
+    observe("slack:" + id, email, name);
+    if (!email.empty()) ++with_email;
+  }
+  return with_email;
+}
+
+Result<std::size_t> Identities::observe_jira_users(std::string_view json) {
+  using detail::Json;
+  std::string error;
+  auto j = detail::parse_json(json, &error);
+  if (!j) return invalid_argument_error("jira users: " + error);
+  std::size_t with_email = 0;
+  std::vector<const Json*> todo{&*j};  // a walk with a stack: nesting depth costs no recursion
+  while (!todo.empty()) {
+    const Json* node = todo.back();
+    todo.pop_back();
+    if (node->is_array()) {
+      for (const auto& v : *node) todo.push_back(&v);
+      continue;
+    }
+    if (!node->is_object()) continue;
+    std::string id = detail::str(*node, "accountId");
+    if (id.empty()) id = detail::str(*node, "name");
+    if (id.empty()) id = detail::str(*node, "key");
+    const Json* email = detail::member(*node, "emailAddress");
+    const Json* display = detail::member(*node, "displayName");
+    // A user object: an id and an emailAddress or displayName (an issue's "key" alone is not).
+    if (!id.empty() && ((email && email->is_string()) || (display && display->is_string()))) {
+      const std::string e = email && email->is_string() ? email->get<std::string>() : "";
+      observe("jira:" + id, e, display && display->is_string() ? display->get<std::string>() : "");
+      if (!e.empty()) ++with_email;
+    }
+    for (const auto& [key, v] : node->items()) {
+      if (v.is_object() || v.is_array()) todo.push_back(&v);
+    }
+  }
+  return with_email;
+}
+
 Result<Identities> Identities::from_mapping(std::string_view json) {
   using detail::Json;
   std::string error;

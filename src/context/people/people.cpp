@@ -9,6 +9,7 @@
 #include <strata/context/people.h>
 
 #include "context/access_filter.h"
+#include "context/connectors/records.h"
 #include "context/index.h"
 #include "context/sqlite_util.h"
 #include "context/text.h"
@@ -126,11 +127,14 @@ class PeopleImpl final : public People {
       }
     }
     // Recency-weighted share of the commits touching the path (or the tree under it).
-    const std::string p(path);
+    std::string p(path);
+    while (p.size() > 1 && p.back() == '/') p.pop_back();  // "src/" is the tree "src"
     auto share = [&](const char* sql, const char* signal, double weight) -> Status {
       Stmt st(db_.get(), std::string(sql) + " AND " + access_clause("e", 3));
       if (!st.ok()) return sqlite_error(db_.get(), "read edges");
-      st.bind(1, p).bind(2, p + "/%").bind(3, names);
+      // The tree under the path as a range of exact strings ('0' follows '/'): no LIKE, whose
+      // '_' and '%' in a path would match other names, and which ignores ASCII case.
+      st.bind(1, p).bind(2, p + "/").bind(3, names).bind(4, p + "0");
       std::map<std::string, double> w;
       double total = 0;
       while (st.step() == SQLITE_ROW) {
@@ -142,14 +146,14 @@ class PeopleImpl final : public People {
       return ok_status();
     };
     STRATA_RETURN_IF_ERROR(share("SELECT account, time FROM edges e WHERE relation = 'commit'"
-                                 " AND (target = ?1 OR target LIKE ?2)", "commits", 1.0));
+                                 " AND (target = ?1 OR (target >= ?2 AND target < ?4))", "commits", 1.0));
     STRATA_RETURN_IF_ERROR(share("SELECT e.account, e.time FROM edges f JOIN edges e ON e.target = f.account"
-                                 " WHERE f.relation = 'pr_file' AND (f.target = ?1 OR f.target LIKE ?2)"
+                                 " WHERE f.relation = 'pr_file' AND (f.target = ?1 OR (f.target >= ?2 AND f.target < ?4))"
                                  " AND e.relation = 'authored'", "authored", 0.7));
     STRATA_RETURN_IF_ERROR(share("SELECT e.account, e.time FROM edges f JOIN edges e ON e.target = f.account"
-                                 " WHERE f.relation = 'pr_file' AND (f.target = ?1 OR f.target LIKE ?2)"
+                                 " WHERE f.relation = 'pr_file' AND (f.target = ?1 OR (f.target >= ?2 AND f.target < ?4))"
                                  " AND e.relation IN ('approved', 'requested_changes', 'reviewed')", "reviews", 0.5));
-    return tally.top(max);
+    return served("owners_of_path", principal, path, tally.top(max));
   }
 
   Result<std::vector<PersonScore>> experts_on(std::string_view topic, const Principal& principal,
@@ -205,7 +209,7 @@ class PeopleImpl final : public People {
         tally.add("git:" + lower(author.substr(lt + 1, gt - lt - 1)), "commits", cbest > 0 ? 0.8 * s / cbest : 0);
       }
     }
-    return tally.top(max);
+    return served("experts_on", principal, topic, tally.top(max));
   }
 
   Result<std::vector<PersonScore>> reviewers_for(const std::vector<std::string>& changed_paths,
@@ -242,7 +246,7 @@ class PeopleImpl final : public People {
                   similarity * w * decay(now, static_cast<double>(reviews.int64(2))));
       }
     }
-    return tally.top(max);
+    return served("reviewers_for", principal, join_lines(changed_paths), tally.top(max));
   }
 
   Result<Collaboration> collaboration(std::string_view a, std::string_view b, const Principal& principal) const override {
@@ -278,10 +282,45 @@ class PeopleImpl final : public People {
                                " AND x.account IN (SELECT value FROM json_each(?1)) AND y.account IN (SELECT value FROM json_each(?2))"
                                " AND " + x_access + " AND " + y_access + " GROUP BY x.target", "same_files", 0.3, true));
     for (const auto& [k, v] : c.by_kind) c.strength += v;
+    STRATA_RETURN_IF_ERROR(audit("collaboration", principal, std::string(a) + "\n" + std::string(b),
+                                 {std::string(a), std::string(b)}));
     return c;
   }
 
  private:
+  // Records a query in the audit log (PeopleOptions::audit, audit_log_path); kUnavailable
+  // when the line cannot be written, and then the query returns nothing.
+  Status audit(const char* operation, const Principal& principal, std::string_view query,
+               std::vector<std::string> people) const {
+    if (!options_.audit && options_.audit_log_path.empty()) return ok_status();
+    AuditRecord record;
+    record.time = audit_time();
+    record.operation = operation;
+    record.principal = principal.id;
+    record.groups = principal.groups;
+    record.query = std::string(utf8_prefix(query, 1000));
+    record.served = std::move(people);
+    return write_audit(options_.audit, options_.audit_log_path, record);
+  }
+
+  Result<std::vector<PersonScore>> served(const char* operation, const Principal& principal, std::string_view query,
+                                          std::vector<PersonScore> people) const {
+    std::vector<std::string> ids;
+    ids.reserve(people.size());
+    for (const auto& p : people) ids.push_back(p.person);
+    STRATA_RETURN_IF_ERROR(audit(operation, principal, query, std::move(ids)));
+    return people;
+  }
+
+  static std::string join_lines(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) {
+      if (!out.empty()) out += '\n';
+      out += item;
+    }
+    return out;
+  }
+
   double decay(double now, double t) const {
     if (t <= 0 || options_.half_life_days <= 0) return 1.0;
     const double age_days = std::max(0.0, (now - t) / kSecondsPerDay);
