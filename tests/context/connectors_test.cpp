@@ -129,6 +129,39 @@ TEST_CASE("github export: pull requests, reviews, line comments, issues, links",
   CHECK(says_truncated);
 }
 
+TEST_CASE("github and jira exports: a record over max_record_bytes is skipped as too large, the rest ingests",
+          "[context][connectors]") {
+  ContextTempDir t;
+  const std::string big(3000, 'x');
+  t.write("gh/repo.json", R"({"private": false})");
+  t.write("gh/pulls.json", R"([{"number": 1, "title": "small", "updated_at": "2024-03-01T00:00:00Z", "user": {"login": "a"}},
+    {"number": 2, "title": "huge", "updated_at": "2024-03-02T00:00:00Z", "user": {"login": "a"}, "body": ")" + big + R"("},
+    {"number": 3, "title": "after it", "updated_at": "2024-03-03T00:00:00Z", "user": {"login": "a"}}])");
+  auto gh = make_github_export_connector({.root = t.path("gh"), .repository = "acme/api", .max_record_bytes = 2048});
+  RecordingSink sink;
+  REQUIRE(gh->scan("", sink).ok());
+  CHECK(sink.has("github:acme/api/pull/1"));
+  CHECK(sink.has("github:acme/api/pull/3"));
+  CHECK_FALSE(sink.has("github:acme/api/pull/2"));
+  auto huge = sink.skips_for("pulls.json#1");
+  REQUIRE(huge.size() == 1);
+  CHECK(huge[0].reason == SkipReason::kTooLarge);
+
+  t.write("jira/page.json", R"({"issues": [
+    {"key": "OPS-1", "fields": {"summary": "small", "project": {"key": "OPS"}, "updated": "2024-01-05T10:00:00.000+0000"}},
+    {"key": "OPS-2", "fields": {"summary": "huge", "description": ")" + big + R"(", "project": {"key": "OPS"},
+     "updated": "2024-01-05T10:00:00.000+0000"}},
+    {"key": "OPS-3", "fields": {"summary": "after it", "project": {"key": "OPS"}, "updated": "2024-01-05T10:00:00.000+0000"}}]})");
+  auto jira = make_jira_export_connector({.root = t.path("jira"), .project_access = {{"OPS", {"*"}}}, .max_record_bytes = 2048});
+  RecordingSink jira_sink;
+  REQUIRE(jira->scan("", jira_sink).ok());
+  CHECK(jira_sink.has("jira:OPS-1"));
+  CHECK(jira_sink.has("jira:OPS-3"));
+  CHECK_FALSE(jira_sink.has("jira:OPS-2"));
+  REQUIRE(jira_sink.skips.size() == 1);
+  CHECK(jira_sink.skips[0].reason == SkipReason::kTooLarge);
+}
+
 TEST_CASE("github export: access comes from the repository, unknown means nobody", "[context][connectors]") {
   ContextTempDir t;
   write_github(t);
