@@ -450,9 +450,10 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
            (closed_suffix ? ":c" : "") + "\"";
   }
 
-  // Pulls events the hub has beyond what this session-backed stream holds.
+  // Pulls events the hub has beyond what this session-backed stream holds. The reads this
+  // wakes are pumped here, or, with `wake`, handed to the caller (see add_events).
   // REQUIRES: mu_ not held.
-  void refresh_session(const std::string& path) {
+  void refresh_session(const std::string& path, std::vector<std::shared_ptr<LiveChannel>>* wake = nullptr) {
     std::string session;
     std::uint64_t tail = 0;
     {
@@ -471,10 +472,13 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
       tail = page->events.back().offset;
       for (auto& e : page->events) events.push_back(std::move(e));
     }
-    if (!events.empty()) add_events(path, events);
+    if (!events.empty()) add_events(path, events, wake);
   }
 
-  void add_events(const std::string& path, const std::vector<session::Event>& events) {
+  // With `wake_out`, the woken reads are appended there instead of pumped: poll() runs under a
+  // channel's mutex, and that channel may be among the stream's waiters.
+  void add_events(const std::string& path, const std::vector<session::Event>& events,
+                  std::vector<std::shared_ptr<LiveChannel>>* wake_out = nullptr) {
     std::vector<std::shared_ptr<LiveChannel>> wake;
     {
       std::lock_guard lock(mu_);
@@ -490,6 +494,10 @@ class Engine final : public DurableStreams, public std::enable_shared_from_this<
         s.tail = e.offset;
       }
       take_waiters(s, wake);
+    }
+    if (wake_out != nullptr) {
+      for (auto& c : wake) wake_out->push_back(std::move(c));
+      return;
     }
     for (auto& c : wake) c->pump();
   }
@@ -616,9 +624,11 @@ void LiveChannel::finish(std::string last) {
 }
 
 Engine::Poll Engine::poll(LiveChannel& c) {
-  if (c.mode == LiveChannel::Mode::kLongPoll) refresh_session(c.path);
   Poll result;
   std::vector<std::shared_ptr<LiveChannel>> wake;
+  // Events the hub has not delivered to the stream's subscription yet wake its waiters, `c`
+  // included when it waits (a tick's pump): never pumped from here, where c's mutex is held.
+  if (c.mode == LiveChannel::Mode::kLongPoll) refresh_session(c.path, &wake);
   std::vector<std::unique_ptr<session::Subscription>> drop;
   {
     std::lock_guard lock(mu_);

@@ -32,9 +32,17 @@ try {
   // (docs/durable-streams.md): one batch may hold more (a reader that connects late gets the
   // whole run, run.completed included, in its first batch), so the second reader always has
   // the rest of the answer to read.
+  // The client (0.2.7) may reconnect SSE after cancel() — when the next event was already
+  // queued, on a new request controller that the cancel never reaches — and, once the server
+  // has stopped, retry that forever and keep node alive: after the cancel, this reader's
+  // requests get a 400, which the client does not retry.
   const first = [];
   let resumeAt = null;
-  const a = await stream({ url, offset: '-1', live: 'sse' });
+  let firstStopped = false;
+  const a = await stream({
+    url, offset: '-1', live: 'sse',
+    fetch: (input, init) => (firstStopped ? Promise.resolve(new Response(null, { status: 400 })) : fetch(input, init)),
+  });
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('first reader timed out')), 20000);
     a.subscribeJson(async (batch) => {
@@ -51,6 +59,7 @@ try {
       }
     });
   });
+  firstStopped = true;
   a.cancel();
   if (!/^\d{16}_\d{16}$/.test(resumeAt)) fail(`unexpected offset ${resumeAt}`);
 
