@@ -91,6 +91,10 @@ TEST_CASE("http: credentials and links stay on the configured site", "[context][
   CHECK(direct.status().code() == StatusCode::kInvalidArgument);
   CHECK(count(server.log(), "GET /repos/acme/api ") == 0);
   CHECK(client.get(server.base() + "/repos/acme/api").ok());  // the same site, absolute
+  // A "path" that turns base_url into a user name: base_url + "@localhost:P/..." names localhost.
+  auto sneaky = client.get("@localhost:" + std::to_string(server.port()) + "/repos/acme/api");
+  CHECK(sneaky.status().code() == StatusCode::kInvalidArgument);
+  CHECK(count(server.log(), "GET /repos/acme/api ") == 1);  // only the same-site request above
 }
 
 TEST_CASE("http: rate limits by header, waits too long, oversized bodies and refusals", "[context][live]") {

@@ -258,9 +258,10 @@ Result<HttpResponse> HttpClient::get(const std::string& path_or_url,
                                      const std::function<std::string(const HttpResponse&)>& check) {
   const bool absolute = path_or_url.rfind("http", 0) == 0;
   const std::string url = absolute ? path_or_url : options_.base_url + path_or_url;
-  if (absolute && !same_site(options_.base_url, url)) {
-    // A Link header (or any absolute URL) naming another site: not followed, so neither the
-    // credentials nor the index ever meet a host the host application did not configure.
+  if (!same_site(options_.base_url, url)) {
+    // A Link header (or any URL) naming another site: not followed, so neither the credentials
+    // nor the index ever meet a host the host application did not configure. Paths are checked
+    // too: "@evil.net/x" appended to "https://api.github.com" names evil.net.
     return invalid_argument_error(url + ": not under the configured base_url " + options_.base_url +
                                   " (a link to another site, or with a user name in it, is not followed)");
   }

@@ -57,7 +57,7 @@ class HttpClient {
   // Retries as documented; kUnavailable when attempts run out or a wait is too long,
   // kNotFound for 404, kUnauthenticated for 401, kPermissionDenied for 403 without rate-limit
   // headers, kResourceExhausted for an oversized body, kInvalidArgument (no request made) for
-  // an absolute URL that is not same_site(base_url, url), kFailedPrecondition (not retried)
+  // a URL (absolute, or base_url + path) that is not same_site(base_url, url), kFailedPrecondition (not retried)
   // for a server certificate that does not verify.
   Result<HttpResponse> get(const std::string& url);
   // As get(), and a 2xx response for which `check` returns a non-empty problem (a garbled or
