@@ -66,6 +66,9 @@ TEST_CASE("http: credentials and links stay on the configured site", "[context][
   CHECK_FALSE(same_site("https://jira.example.com/jira", "https://jira.example.com/other"));
   CHECK_FALSE(same_site("", "https://api.github.com/x"));
   CHECK_FALSE(same_site("https://api.github.com", "not a url"));
+  // A NUL hides the rest from libcurl (found by fuzz_live_http): refused.
+  CHECK_FALSE(same_site("https://api.github.com", std::string("https://api.github.com\0@evil.net/x", 33)));
+  CHECK_FALSE(same_site(std::string("https://api.github.com\0x", 24), "https://api.github.com/x"));
 
   // Through the local server: its next link names its own address as a user name and
   // "localhost" as the host. The scan stops there with kInvalidArgument; that URL is never

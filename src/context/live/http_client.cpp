@@ -103,6 +103,9 @@ std::optional<UrlParts> url_parts(const std::string& url) {
 }  // namespace
 
 bool same_site(const std::string& base_url, const std::string& url) {
+  // libcurl reads C strings: a NUL would hide the rest of the URL from both this check and
+  // the request. Such a URL is refused outright.
+  if (base_url.find('\0') != std::string::npos || url.find('\0') != std::string::npos) return false;
   global_init();
   const auto base = url_parts(base_url);
   const auto other = url_parts(url);

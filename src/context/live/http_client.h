@@ -25,8 +25,9 @@ std::string url_component(std::string_view text, std::string_view keep = {});
 
 // True when `url` (absolute) is on the site `base_url` names: the same scheme, host and port
 // (the scheme's default port when none is given), a path at or under base_url's path after
-// dot segments are removed, and no user name or password in it. HttpClient::get refuses any
-// other absolute URL, so credentials reach only the configured site.
+// dot segments are removed, and no user name or password in it; false for any URL holding a
+// NUL byte. HttpClient::get refuses any other URL, so credentials reach only the configured
+// site.
 bool same_site(const std::string& base_url, const std::string& url);
 
 // The URL of rel="next" in a Link header; "" when none.
