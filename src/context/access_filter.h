@@ -52,13 +52,12 @@ double visible_document_frequency(sqlite3* db, std::string_view term, const std:
 // kUnavailable (and nothing) when the audit line cannot be written.
 Result<RetrieveResult> audited(const EngineOptions& options, const Query& query, RetrieveResult result);
 
-// Appends `record` to the file `log_path` as one JSON line (when set), then calls `callback`
-// (when set). kUnavailable when the line cannot be written (the callback is then not called),
-// kInternal when the callback throws.
-Status write_audit(const std::function<void(const AuditRecord&)>& callback, const std::string& log_path,
-                   const AuditRecord& record);
-
-// Seconds since the epoch, for AuditRecord::time.
-std::int64_t audit_time();
+// Records one query (its AuditRecord: now, `operation`, the principal, the first 1,000 bytes
+// of `query`, what was `served`) as one JSON line appended to `log_path` (when set), then
+// through `callback` (when set); nothing when neither is set. kUnavailable when the line
+// cannot be written (the callback is then not called), kInternal when the callback throws.
+Status audit_query(const std::function<void(const AuditRecord&)>& callback, const std::string& log_path,
+                   const char* operation, const Principal& principal, std::string_view query,
+                   std::vector<std::string> served);
 
 }  // namespace strata::context::detail

@@ -14,11 +14,9 @@
 
 namespace strata::context::detail {
 
-std::int64_t audit_time() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+namespace {
 
+// Appends `record` to `log_path` as one JSON line (when set), then calls `callback` (when set).
 Status write_audit(const std::function<void(const AuditRecord&)>& callback, const std::string& log_path,
                    const AuditRecord& record) {
   if (!log_path.empty()) {
@@ -50,16 +48,30 @@ Status write_audit(const std::function<void(const AuditRecord&)>& callback, cons
   return ok_status();
 }
 
+}  // namespace
+
+Status audit_query(const std::function<void(const AuditRecord&)>& callback, const std::string& log_path,
+                   const char* operation, const Principal& principal, std::string_view query,
+                   std::vector<std::string> served) {
+  if (!callback && log_path.empty()) return ok_status();
+  AuditRecord record;
+  record.time = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  record.operation = operation;
+  record.principal = principal.id;
+  record.groups = principal.groups;
+  record.query = std::string(utf8_prefix(query, 1000));
+  record.served = std::move(served);
+  return write_audit(callback, log_path, record);
+}
+
 Result<RetrieveResult> audited(const EngineOptions& options, const Query& query, RetrieveResult result) {
   if (!options.audit && options.audit_log_path.empty()) return result;
-  AuditRecord record;
-  record.time = audit_time();
-  record.operation = "retrieve";
-  record.principal = query.principal.id;
-  record.groups = query.principal.groups;
-  record.query = std::string(utf8_prefix(query.text, 1000));
-  for (const auto& f : result.files) record.served.push_back(f.path);
-  STRATA_RETURN_IF_ERROR(write_audit(options.audit, options.audit_log_path, record));
+  std::vector<std::string> paths;
+  paths.reserve(result.files.size());
+  for (const auto& f : result.files) paths.push_back(f.path);
+  STRATA_RETURN_IF_ERROR(
+      audit_query(options.audit, options.audit_log_path, "retrieve", query.principal, query.text, std::move(paths)));
   return result;
 }
 

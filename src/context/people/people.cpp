@@ -9,7 +9,6 @@
 #include <strata/context/people.h>
 
 #include "context/access_filter.h"
-#include "context/connectors/records.h"
 #include "context/index.h"
 #include "context/sqlite_util.h"
 #include "context/text.h"
@@ -292,17 +291,10 @@ class PeopleImpl final : public People {
   // when the line cannot be written, and then the query returns nothing.
   Status audit(const char* operation, const Principal& principal, std::string_view query,
                std::vector<std::string> people) const {
-    if (!options_.audit && options_.audit_log_path.empty()) return ok_status();
-    AuditRecord record;
-    record.time = audit_time();
-    record.operation = operation;
-    record.principal = principal.id;
-    record.groups = principal.groups;
-    record.query = std::string(utf8_prefix(query, 1000));
-    record.served = std::move(people);
-    return write_audit(options_.audit, options_.audit_log_path, record);
+    return audit_query(options_.audit, options_.audit_log_path, operation, principal, query, std::move(people));
   }
 
+  // `people`, once recorded in the audit log.
   Result<std::vector<PersonScore>> served(const char* operation, const Principal& principal, std::string_view query,
                                           std::vector<PersonScore> people) const {
     std::vector<std::string> ids;
@@ -314,9 +306,9 @@ class PeopleImpl final : public People {
 
   static std::string join_lines(const std::vector<std::string>& items) {
     std::string out;
-    for (const auto& item : items) {
-      if (!out.empty()) out += '\n';
-      out += item;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      if (i > 0) out += '\n';
+      out += items[i];
     }
     return out;
   }
